@@ -1,0 +1,74 @@
+"""pactx: validated, source-grounded records of international security agreements from news text.
+
+>>> import pactx
+>>> result = pactx.extract("Mali, Niger and Burkina Faso signed a mutual defense pact.")
+>>> [p.code for p in result.agreements[0].parties]
+['MLI', 'NER', 'BFA']
+"""
+
+from pactx._version import __version__
+from pactx.errors import (
+    ConfigurationError,
+    ExtractionError,
+    ExtractionValidationError,
+    InputError,
+    PactxError,
+    ProviderError,
+    ReplayMissError,
+)
+from pactx.extraction import Extractor, aextract, extract
+from pactx.prompts import Prompt, load_prompt
+from pactx.providers import ProviderConfig
+from pactx.schema import (
+    AgreementStatus,
+    AgreementType,
+    Amount,
+    CooperationArea,
+    Evidence,
+    ExtractionResult,
+    Obligation,
+    Party,
+    PartyKind,
+    PartyRole,
+    Provision,
+    ProvisionType,
+    RunMetadata,
+    SecurityAgreement,
+    TerminationReason,
+    TokenUsage,
+)
+from pactx.transport import RetryPolicy
+
+__all__ = [
+    "__version__",
+    "AgreementStatus",
+    "AgreementType",
+    "Amount",
+    "ConfigurationError",
+    "CooperationArea",
+    "Evidence",
+    "ExtractionError",
+    "ExtractionResult",
+    "ExtractionValidationError",
+    "Extractor",
+    "InputError",
+    "Obligation",
+    "PactxError",
+    "Party",
+    "PartyKind",
+    "PartyRole",
+    "Prompt",
+    "ProviderConfig",
+    "ProviderError",
+    "Provision",
+    "ProvisionType",
+    "ReplayMissError",
+    "RetryPolicy",
+    "RunMetadata",
+    "SecurityAgreement",
+    "TerminationReason",
+    "TokenUsage",
+    "aextract",
+    "extract",
+    "load_prompt",
+]

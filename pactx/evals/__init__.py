@@ -1,0 +1,1 @@
+"""The eval harness: fixtures, scoring, recorded runs, reports and the CI gate."""

