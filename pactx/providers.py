@@ -330,12 +330,15 @@ class LlamaCppBackend:
             else:
                 schema = grammar_schema(schema)
             response_format = {"type": "json_object", "schema": schema}
+        grammar = None
+        if isinstance(response_format, dict) and isinstance(response_format.get("schema"), dict):
+            grammar = _compile_grammar(response_format["schema"])
         with self._lock:
             llama = self._load()
             llama.set_seed(self.config.seed)
             raw = llama.create_chat_completion(
                 messages=kwargs["messages"],
-                response_format=response_format,
+                grammar=grammar,
                 temperature=kwargs.pop("temperature", self.config.temperature),
                 max_tokens=kwargs.pop("max_tokens", self.config.max_tokens),
                 seed=kwargs.pop("seed", self.config.seed),
@@ -393,6 +396,35 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
         if isinstance(parties, dict) and parties.get("type") == "array" and names:
             parties["maxItems"] = min(len(names), 8)
     return constrained
+
+
+def _compile_grammar(schema: dict[str, Any]) -> Any:
+    """Compile a JSON schema to a llama.cpp grammar.
+
+    llama-cpp-python's converter leaves backslashes in literals unescaped, so an enum value
+    holding a quote or a non-ASCII character (JSON-escaped as ``\\u00f4``) yields a grammar that
+    does not parse, and llama.cpp then crashes while sampling. pactx escapes literals itself.
+    """
+    from llama_cpp.llama_grammar import LlamaGrammar, SchemaConverter
+
+    class _Converter(SchemaConverter):  # type: ignore[misc]
+        def _format_literal(self, literal: str) -> str:
+            escaped = (
+                literal.replace("\\", "\\\\")
+                .replace('"', '\\"')
+                .replace("\n", "\\n")
+                .replace("\r", "\\r")
+            )
+            return f'"{escaped}"'
+
+    converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+    resolved = converter.resolve_refs(schema, "pactx")
+    converter.visit(resolved, "")
+    text = converter.format_grammar()
+    try:
+        return LlamaGrammar.from_string(text, verbose=False)
+    except ValueError as exc:
+        raise ProviderError(f"could not compile the response grammar: {exc}") from None
 
 
 def make_backend(config: ProviderConfig | None = None) -> Backend:
