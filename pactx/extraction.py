@@ -21,7 +21,13 @@ from instructor.core.exceptions import IncompleteOutputException, InstructorRetr
 from openai.types.chat import ChatCompletion
 
 from pactx._version import __version__
-from pactx.errors import ExtractionValidationError, InputError, ProviderError
+from pactx.errors import (
+    ExtractionError,
+    ExtractionValidationError,
+    InputError,
+    PactxError,
+    ProviderError,
+)
 from pactx.prompts import DEFAULT_PROMPT, Prompt, load_prompt
 from pactx.providers import Backend, ProviderConfig, make_backend
 from pactx.redaction import redact
@@ -206,6 +212,8 @@ class Extractor:
     def _failure(self, exc: Exception, log: _CallLog, source_id: str | None) -> Exception:
         cause: BaseException | None = exc
         while cause is not None:
+            if isinstance(cause, PactxError) and not isinstance(cause, ExtractionError):
+                return cause  # configuration or replay errors pass through unchanged
             if isinstance(cause, ProviderError):
                 return ProviderError(
                     str(cause),

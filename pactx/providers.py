@@ -312,6 +312,7 @@ class LlamaCppBackend:
             "seed": self.config.seed,
             "max_tokens": self.config.max_tokens,
             "n_ctx": self.config.n_ctx,
+            "decoding": f"grammar-{GRAMMAR_VERSION}" + ("-source" if self.constrain_to_source else ""),
         }
 
     def count_tokens(self, text: str) -> int:
@@ -349,6 +350,9 @@ class LlamaCppBackend:
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         return await asyncio.to_thread(self.complete, **kwargs)
 
+
+GRAMMAR_VERSION = "1"
+"""Bump when the constrained-decoding grammar changes, so recordings are not reused."""
 
 _GRAMMAR_MAX_ITEMS = 3
 _GRAMMAR_MAX_LENGTH = 80

@@ -1,0 +1,240 @@
+"""``pactx eval``: run the extractor over the fixtures, score, report, and gate CI.
+
+* ``pactx eval [--mode live|record|replay] [--model M] [--check] [--update-baseline]``
+* ``pactx eval score PREDICTIONS.jsonl`` scores any predictions file, no model needed
+* ``pactx eval compare A.jsonl B.jsonl`` paired comparison of two prediction files
+* ``pactx eval table`` the README table from the accepted baselines
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pactx.errors import PactxError
+from pactx.evals.fixtures import Case, default_fixtures_path, evals_dir, load_cases
+from pactx.evals.gate import DEFAULT_TOLERANCE, check
+from pactx.evals.reports import print_terminal, write_reports
+from pactx.evals.runner import (
+    RunSpec,
+    compare,
+    evaluate,
+    make_extractor,
+    predict,
+    second_annotator_agreement,
+    write_predictions,
+)
+from pactx.evals.scoring import HEADLINE_METRICS, Prediction, load_predictions, score_run
+from pactx.redaction import redact
+
+eval_app = typer.Typer(
+    help="Run and score the eval fixtures (live, record or replay) and check against baselines.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+err = Console(stderr=True)
+
+FixturesOption = Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")]
+OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.json/.md/.html and predictions.")]
+
+
+def baselines_dir() -> Path:
+    return evals_dir() / "baselines"
+
+
+def _baseline_paths(model: str) -> tuple[Path, Path]:
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in model)
+    return baselines_dir() / f"{safe}.json", baselines_dir() / f"{safe}.predictions.jsonl"
+
+
+def _second_annotator(fixtures: Path) -> list[Case]:
+    path = fixtures.with_name("second_annotator.jsonl")
+    return load_cases(path) if path.exists() else []
+
+
+def _cluster_scores(cases: list[Case], predictions: dict[str, Prediction], fixtures: Path) -> dict[str, Any] | None:
+    clusters_file = fixtures.with_name("clusters.json")
+    if not clusters_file.exists():
+        return None
+    try:
+        from pactx.evals.consolidation_scores import cluster_report
+    except ImportError:  # pragma: no cover - consolidation not installed
+        return None
+    return cluster_report(cases, predictions, clusters_file)
+
+
+def _finish(
+    report: dict[str, Any],
+    cases: list[Case],
+    predictions: dict[str, Prediction],
+    out: Path,
+    lines: list[dict[str, Any]] | None,
+) -> None:
+    if lines is not None:
+        write_predictions(lines, out / "predictions.jsonl")
+    paths = write_reports(report, out, cases, predictions)
+    print_terminal(report, err)
+    err.print("reports: " + ", ".join(str(p) for p in paths.values()))
+
+
+@eval_app.callback()
+def run(
+    ctx: typer.Context,
+    mode: Annotated[str, typer.Option(help="live, record (live and store answers) or replay (stored answers only).")] = "replay",
+    model: Annotated[str | None, typer.Option(help="Model (embedded name or endpoint model).")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (env PACTX_BASE_URL).")] = None,
+    prompt: Annotated[str, typer.Option(help="Prompt name or .toml path.")] = "extract_v1",
+    fixtures: Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")] = None,
+    out: OutOption = Path("eval-report"),
+    check_baseline: Annotated[bool, typer.Option("--check", help="Fail if worse than the accepted baseline.")] = False,
+    update_baseline: Annotated[bool, typer.Option("--update-baseline", help="Accept this run as the new baseline.")] = False,
+    tolerance: Annotated[float, typer.Option(help="Allowed drop of a headline metric.")] = DEFAULT_TOLERANCE,
+    limit: Annotated[int | None, typer.Option(help="Only the first N cases (not with --check).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+) -> None:
+    """Run the extractor over the fixtures, score it and write the reports."""
+    if ctx.invoked_subcommand is not None:
+        return
+    fixtures = fixtures or default_fixtures_path()
+    try:
+        cases = load_cases(fixtures)
+        if limit:
+            cases = cases[:limit]
+        extractor = make_extractor(RunSpec(mode=mode, model=model, base_url=base_url, prompt=prompt))
+    except (PactxError, OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {redact(str(exc))}")
+        raise typer.Exit(2) from None
+    progress = Progress(
+        TextColumn(f"[bold]eval {mode}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, disable=not err.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("eval", total=len(cases))
+        output = predict(cases, extractor, on_done=lambda _id, _ok: progress.advance(task))
+    if output.replay_misses:
+        err.print(f"[red]{len(output.replay_misses)} case(s) have no recording[/red] (first: {output.replay_misses[0]})")
+    report, score = evaluate(
+        cases, output.predictions, fixtures_path=fixtures,
+        run_info={"mode": mode, "model": output.model, "provider": output.provider,
+                  "prompt_version": output.prompt.version, "prompt_hash": output.prompt.sha256,
+                  "wall_seconds": round(output.seconds, 2)},
+        bootstrap=bootstrap,
+    )
+    report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
+    report["clusters"] = _cluster_scores(cases, output.predictions, fixtures)
+    failed = False
+    report_path, predictions_path = _baseline_paths(output.model)
+    if check_baseline:
+        if not report_path.exists() or not predictions_path.exists():
+            err.print(f"[red]no baseline for {output.model}[/red] at {report_path}; run with --update-baseline")
+            raise typer.Exit(1)
+        baseline_predictions = load_predictions(predictions_path)
+        gold = {case.id: case.gold for case in cases}
+        texts = {case.id: case.text for case in cases}
+        baseline_score = score_run(gold, baseline_predictions, texts, bootstrap=bootstrap)
+        verdict = check(score, baseline_score, expected_ids=set(gold), missing=output.replay_misses, tolerance=tolerance)
+        report["gate"] = verdict.to_dict()
+        failed = not verdict.passed
+    _finish(report, cases, output.predictions, out, output.lines)
+    if update_baseline:
+        if output.replay_misses or limit:
+            err.print("[red]refusing to update the baseline from an incomplete run[/red]")
+            raise typer.Exit(1)
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        baseline = {k: v for k, v in report.items() if k != "gate"}
+        report_path.write_text(json.dumps(baseline, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_predictions(output.lines, predictions_path)
+        err.print(f"baseline updated: {report_path}")
+    if failed or output.replay_misses:
+        raise typer.Exit(1)
+
+
+@eval_app.command("score")
+def score_command(
+    predictions: Annotated[list[Path], typer.Argument(help="Predictions JSONL (pactx extract output, failures files too).")],
+    fixtures: FixturesOption = None,
+    out: OutOption = Path("eval-report"),
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+) -> None:
+    """Score any predictions file against the gold, without calling a model."""
+    fixtures = fixtures or default_fixtures_path()
+    try:
+        cases = load_cases(fixtures)
+        loaded = load_predictions(*predictions)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    report, _ = evaluate(cases, loaded, fixtures_path=fixtures, run_info={"mode": "score", "predictions": [str(p) for p in predictions]}, bootstrap=bootstrap)
+    report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
+    report["clusters"] = _cluster_scores(cases, loaded, fixtures)
+    _finish(report, cases, loaded, out, None)
+
+
+@eval_app.command("compare")
+def compare_command(
+    baseline: Annotated[Path, typer.Argument(help="Predictions JSONL of run A (the reference).")],
+    candidate: Annotated[Path, typer.Argument(help="Predictions JSONL of run B.")],
+    fixtures: FixturesOption = None,
+    output: Annotated[Path | None, typer.Option("-o", help="Write the comparison as JSON.")] = None,
+) -> None:
+    """Paired comparison of two runs: bootstrap interval of each difference, exact McNemar."""
+    cases = load_cases(fixtures or default_fixtures_path())
+    gold = {case.id: case.gold for case in cases}
+    texts = {case.id: case.text for case in cases}
+    a = score_run(gold, load_predictions(baseline), texts)
+    b = score_run(gold, load_predictions(candidate), texts)
+    result = compare(a, b)
+    from rich.table import Table
+
+    table = Table(title=f"B ({candidate.name}) minus A ({baseline.name}), paired bootstrap 95% CI")
+    for column in ("metric", "A", "B", "B - A", "95% CI", "beyond noise"):
+        table.add_column(column)
+    for name in HEADLINE_METRICS:
+        d = result["metrics"][name]
+        fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+        ci = "–" if d["ci_low"] is None else f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+        table.add_row(name, fmt(d["a"]), fmt(d["b"]), "–" if d["diff"] is None else f"{d['diff']:+.3f}", ci, "yes" if d["significant"] else "no")
+    err.print(table)
+    for field_name, test in result["mcnemar"].items():
+        err.print(f"McNemar {field_name}: {test}")
+    if output:
+        output.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+@eval_app.command("table")
+def table_command() -> None:
+    """Print the README table (model, detection F1, parties F1, status accuracy, s/doc) from the baselines."""
+    rows = ["| model | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |", "|---|---|---|---|---|---|---|"]
+    floor_row = None
+    for path in sorted(baselines_dir().glob("*.json")):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        head = report["headline"]
+        fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+        ci = lambda m: "" if m.get("ci_low") is None else f" [{m['ci_low']:.2f}, {m['ci_high']:.2f}]"  # noqa: E731
+        rows.append(
+            f"| {report['run'].get('model')} | {fmt(head['detection_f1']['value'])}{ci(head['detection_f1'])} "
+            f"| {fmt(head['parties_f1']['value'])}{ci(head['parties_f1'])} | {fmt(head['status_accuracy']['value'])} "
+            f"| {fmt(head['type_accuracy']['value'])} | {fmt(head['schema_valid']['value'])} | {report['run'].get('seconds_per_document', 0):.1f} |"
+        )
+        floor = report["floor"]["headline"]
+        floor_row = (
+            f"| floor (rules, no LLM) | {fmt(floor['detection_f1']['value'])} | {fmt(floor['parties_f1']['value'])} "
+            f"| {fmt(floor['status_accuracy']['value'])} | {fmt(floor['type_accuracy']['value'])} | {fmt(floor['schema_valid']['value'])} | 0.0 |"
+        )
+        agreement = report.get("annotator_agreement")
+    if floor_row:
+        rows.append(floor_row)
+    if floor_row and agreement:
+        head = agreement["headline"]
+        fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+        rows.append(
+            f"| second annotator vs first ({agreement['cases']} cases; the ceiling) | {fmt(head['detection_f1']['value'])} "
+            f"| {fmt(head['parties_f1']['value'])} | {fmt(head['status_accuracy']['value'])} | {fmt(head['type_accuracy']['value'])} | – | – |"
+        )
+    sys.stdout.write("\n".join(rows) + "\n")
