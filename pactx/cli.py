@@ -183,6 +183,21 @@ def _summary(
     err.print(table)
 
 
+
+
+def _register_subcommands() -> None:
+    """Commands that live in their own modules: eval harness and dataset building."""
+    from pactx import cli_dataset
+    from pactx.evals.cli import eval_app
+
+    app.add_typer(eval_app, name="eval")
+    app.command("consolidate")(cli_dataset.consolidate)
+    app.command("export")(cli_dataset.export)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

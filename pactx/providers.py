@@ -351,7 +351,7 @@ class LlamaCppBackend:
         return await asyncio.to_thread(self.complete, **kwargs)
 
 
-GRAMMAR_VERSION = "1"
+GRAMMAR_VERSION = "2"
 """Bump when the constrained-decoding grammar changes, so recordings are not reused."""
 
 _GRAMMAR_MAX_ITEMS = 3
@@ -394,6 +394,9 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
         properties = definition.get("properties", {})
         if "quote" in properties and quotes:
             properties["quote"] = {"type": "string", "enum": quotes}
+        evidence = properties.get("evidence")
+        if isinstance(evidence, dict) and evidence.get("type") == "array":
+            evidence["maxItems"] = 1  # one whole sentence; small models otherwise repeat it
         if {"name", "role"} <= properties.keys() and names:
             properties["name"] = {"type": "string", "enum": names}
         parties = properties.get("parties")

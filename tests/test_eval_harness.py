@@ -1,0 +1,169 @@
+"""The eval harness end to end: record, replay, score, reports and the CI gate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from pactx.cli import app
+from pactx.evals.fixtures import default_fixtures_path, load_cases
+from pactx.testserver import FakeOpenAIServer, document_of
+
+runner = CliRunner()
+CASE_IDS = ("seed-001-09", "seed-000-09", "seed-000-02", "seed-001-08", "seed-000-01", "seed-001-13")
+
+
+@pytest.fixture
+def evals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private evals/ folder holding a few real fixture cases."""
+    root = tmp_path / "evals"
+    (root / "fixtures").mkdir(parents=True)
+    lines = default_fixtures_path().read_text(encoding="utf-8").splitlines()
+    keep = [line for line in lines if json.loads(line)["id"] in CASE_IDS]
+    assert len(keep) == len(CASE_IDS)
+    (root / "fixtures" / "cases.jsonl").write_text("\n".join(keep) + "\n", encoding="utf-8")
+    monkeypatch.setenv("PACTX_EVALS_DIR", str(root))
+    return root
+
+
+def gold_responder(root: Path, *, degrade: bool = False):
+    """Answer every request with the gold labels of the document (optionally made worse)."""
+    cases = {case.text: case for case in load_cases(root / "fixtures" / "cases.jsonl")}
+
+    def respond(request: dict[str, Any]) -> dict[str, Any]:
+        case = cases[document_of(request)]
+        agreements = [
+            a.model_dump(mode="json", exclude={"cow_type", "plover_event"}, exclude_none=True)
+            for a in case.gold
+        ]
+        if degrade:
+            agreements = []  # a planted regression: the model stops finding agreements
+        for agreement in agreements:
+            for party in agreement["parties"]:
+                party.pop("code", None)
+                party.pop("kind", None)
+            for quote in agreement["evidence"]:
+                quote.pop("start", None)
+                quote.pop("end", None)
+        return {"agreements": agreements}
+
+    return respond
+
+
+def run_eval(args: list[str], monkeypatch: pytest.MonkeyPatch, server: FakeOpenAIServer | None, out: Path):
+    if server is not None:
+        monkeypatch.setenv("PACTX_BASE_URL", server.url)
+    else:
+        monkeypatch.delenv("PACTX_BASE_URL", raising=False)
+    return runner.invoke(app, ["eval", *args, "--out", str(out), "--bootstrap", "200"])
+
+
+def test_record_then_replay_without_a_model(evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(gold_responder(evals), model="gold-model") as server:
+        recorded = run_eval(["--mode", "record"], monkeypatch, server, tmp_path / "rec")
+        calls = server.completions
+    assert recorded.exit_code == 0, recorded.output
+    assert calls == len(CASE_IDS)
+    stored = (evals / "recordings" / "gold-model" / "responses.jsonl").read_text().splitlines()
+    assert len(stored) == len(CASE_IDS)
+    replayed = run_eval(["--mode", "replay", "--model", "gold-model"], monkeypatch, None, tmp_path / "rep")
+    assert replayed.exit_code == 0, replayed.output
+    rec = json.loads((tmp_path / "rec" / "report.json").read_text())
+    rep = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert rep["headline"] == rec["headline"]
+    assert rep["headline"]["detection_f1"]["value"] == 1.0  # gold answers score perfectly
+    assert rep["headline"]["parties_f1"]["value"] == 1.0
+    for key in ("model", "provider", "prompt_version", "prompt_hash", "fixture_hash", "pactx_version", "tokens", "date"):
+        assert key in rep["run"]
+    markdown = (tmp_path / "rep" / "report.md").read_text()
+    assert rep["run"]["prompt_hash"][:12] in markdown and "floor" in markdown
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert '<mark class="both">' in html and "seed-001-09" in html
+
+
+def test_changed_prompt_is_never_answered_from_old_recordings(
+    evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpenAIServer(gold_responder(evals), model="gold-model") as server:
+        assert run_eval(["--mode", "record"], monkeypatch, server, tmp_path / "rec").exit_code == 0
+    prompt = Path(__file__).resolve().parents[1] / "prompts" / "extract_v1.toml"
+    changed = tmp_path / "changed.toml"
+    changed.write_text(prompt.read_text(encoding="utf-8").replace("You extract", "You carefully extract"), encoding="utf-8")
+    result = run_eval(["--mode", "replay", "--model", "gold-model", "--prompt", str(changed)], monkeypatch, None, tmp_path / "x")
+    assert result.exit_code == 1
+    assert "no recording" in result.output
+
+
+def test_errors_are_never_recorded(evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(request: dict[str, Any]) -> dict[str, Any]:
+        return {"agreements": [{"evidence": [{"quote": "not in any text at all"}], "parties": [{"name": "Atlantis"}],
+                                "agreement_type": "other", "status": "signed"}]}
+
+    with FakeOpenAIServer(refuse, model="bad-model") as server:
+        result = run_eval(["--mode", "record", "--limit", "1"], monkeypatch, server, tmp_path / "rec")
+    assert result.exit_code == 0
+    report = json.loads((tmp_path / "rec" / "report.json").read_text())
+    assert report["headline"]["schema_valid"]["value"] == 0.0
+    # invalid answers are recorded (they are real responses), transport errors are not:
+    with FakeOpenAIServer(gold_responder(evals), model="down-model") as server:
+        server.faults.script[:] = ["500"] * 30
+        monkeypatch.setenv("PACTX_BASE_URL", server.url)
+        run_eval(["--mode", "record", "--limit", "1"], monkeypatch, server, tmp_path / "rec2")
+    responses = evals / "recordings" / "down-model" / "responses.jsonl"
+    assert not responses.exists() or responses.read_text() == ""
+
+
+def test_gate_fails_on_planted_regression_and_passes_on_the_same_run(
+    evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpenAIServer(gold_responder(evals), model="gate-model") as server:
+        accepted = run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a")
+        assert accepted.exit_code == 0, accepted.output
+        assert (evals / "baselines" / "gate-model.json").exists()
+        same = run_eval(["--mode", "live", "--check"], monkeypatch, server, tmp_path / "b")
+        assert same.exit_code == 0, same.output
+    with FakeOpenAIServer(gold_responder(evals, degrade=True), model="gate-model") as server:
+        worse = run_eval(["--mode", "live", "--check"], monkeypatch, server, tmp_path / "c")
+    assert worse.exit_code == 1
+    report = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert report["gate"]["passed"] is False
+    assert any("detection_f1" in reason for reason in report["gate"]["reasons"])
+
+
+def test_gate_fails_when_a_case_is_missing(evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(gold_responder(evals), model="gold-model") as server:
+        assert run_eval(["--mode", "record", "--update-baseline"], monkeypatch, server, tmp_path / "a").exit_code == 0
+    # a new case appears in the fixtures with no recording
+    extra = json.loads(default_fixtures_path().read_text(encoding="utf-8").splitlines()[0])
+    extra["id"] = "new-case"
+    extra["text"] = extra["text"] + " (updated)"
+    with (evals / "fixtures" / "cases.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(extra) + "\n")
+    result = run_eval(["--mode", "replay", "--model", "gold-model", "--check"], monkeypatch, None, tmp_path / "b")
+    assert result.exit_code == 1
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert any("missing" in reason and "new-case" in reason for reason in report["gate"]["reasons"])
+
+
+def test_score_any_predictions_file_without_a_model(evals: Path, tmp_path: Path) -> None:
+    cases = load_cases(evals / "fixtures" / "cases.jsonl")
+    predictions = tmp_path / "other-tool.jsonl"
+    with predictions.open("w", encoding="utf-8") as handle:
+        for case in cases[:-1]:  # one case left out: scored as missing
+            handle.write(json.dumps({"id": case.id, "agreements": [a.model_dump(mode="json") for a in case.gold]}) + "\n")
+    result = runner.invoke(app, ["eval", "score", str(predictions), "--out", str(tmp_path / "s"), "--bootstrap", "100"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "s" / "report.json").read_text())
+    assert report["scores"]["missing_ids"] == [cases[-1].id]
+    assert report["headline"]["schema_valid"]["value"] == pytest.approx((len(cases) - 1) / len(cases))
+
+
+def test_replay_with_no_recordings_is_a_clear_error(evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = run_eval(["--mode", "replay", "--model", "never-recorded"], monkeypatch, None, tmp_path / "r")
+    assert result.exit_code == 2
+    assert "no recordings" in result.output
