@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pactx.cues import AGREEMENT_NOUN, DEFENSE, STATUS_CUES, TYPE_CUES
 from pactx.parties import find_mentions
 from pactx.schema import (
     AgreementStatus,
@@ -21,32 +22,12 @@ from pactx.schema import (
 
 __all__ = ["baseline_agreements", "BASELINE_MODEL"]
 
-BASELINE_MODEL = "floor-rules-v1"
+BASELINE_MODEL = "floor-rules-v2"
 
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
-_AGREEMENT_NOUN = re.compile(
-    r"\b(pact|treaty|alliance|agreement|accord|charter|security partnership|"
-    r"strategic partnership|defen[cs]e cooperation|security cooperation|security guarantee)\b",
-    re.IGNORECASE,
-)
-_STATUS_CUES: tuple[tuple[AgreementStatus, re.Pattern[str]], ...] = (
-    (AgreementStatus.TERMINATED, re.compile(r"\b(revoked?|revoking|terminat\w+|scrapp\w+|abrogat\w+|withdr[ae]w\w*|pull(ed)? out|ended|ending)\b", re.I)),
-    (AgreementStatus.SUSPENDED, re.compile(r"\b(suspend\w*|froze|frozen|freez\w+)\b", re.I)),
-    (AgreementStatus.PROPOSED, re.compile(r"\b(consider\w*|propos\w+|possibility|door is open|plan(s|ning|ned)?|could|would)\b", re.I)),
-    (AgreementStatus.AGREED, re.compile(r"\b(set to sign|will sign|to sign|agreed|elevated|upgrad\w+|adopt\w+)\b", re.I)),
-    (AgreementStatus.SIGNED, re.compile(r"\b(signed|signing|inked|concluded)\b", re.I)),
-    (AgreementStatus.IN_FORCE, re.compile(r"\b(in force|ratified|took effect)\b", re.I)),
-    (AgreementStatus.NEGOTIATING, re.compile(r"\b(negotiat\w+|talks)\b", re.I)),
-)
-_DEFENSE = re.compile(
-    r"\b(mutual defen[cs]e|collective defen[cs]e|each other's aid|attack on one|defen[cs]e pact)\b",
-    re.IGNORECASE,
-)
-_TYPE_CUES: tuple[tuple[AgreementType, re.Pattern[str]], ...] = (
-    (AgreementType.DEFENSE_PACT, _DEFENSE),
-    (AgreementType.NON_AGGRESSION_PACT, re.compile(r"\bnon-?aggression\b", re.I)),
-    (AgreementType.BASING_ACCESS, re.compile(r"\b(bases?|basing|status of forces|troops)\b", re.I)),
-    (AgreementType.MILITARY_AID, re.compile(r"\b(military aid|in aid|arms)\b", re.I)),
+# The floor picks the first cued type; neutrality and entente cues are too loose for that.
+_FLOOR_TYPE_CUES = tuple(
+    (kind, cue) for kind, cue in TYPE_CUES if kind not in (AgreementType.NEUTRALITY_PACT, AgreementType.ENTENTE)
 )
 _NAME = re.compile(
     r"\b(?:called|named|dubbed)\s+(?:the\s+)?([A-Z][\w'-]*(?:\s+(?:(?:of|and|for|the)\s+)?[A-Z][\w'-]*){0,5})"
@@ -58,14 +39,14 @@ def _sentences(text: str) -> list[tuple[int, str]]:
 
 
 def _status(sentence: str) -> AgreementStatus:
-    for status, cue in _STATUS_CUES:
+    for status, cue in STATUS_CUES:
         if cue.search(sentence):
             return status
     return AgreementStatus.AGREED
 
 
 def _type(sentence: str) -> AgreementType:
-    for kind, cue in _TYPE_CUES:
+    for kind, cue in _FLOOR_TYPE_CUES:
         if cue.search(sentence):
             return kind
     return AgreementType.SECURITY_PARTNERSHIP
@@ -74,7 +55,7 @@ def _type(sentence: str) -> AgreementType:
 def baseline_agreements(text: str) -> list[SecurityAgreement]:
     """Agreements found by rules: the first sentence with an agreement cue and two parties."""
     for offset, sentence in _sentences(text):
-        if not _AGREEMENT_NOUN.search(sentence):
+        if not AGREEMENT_NOUN.search(sentence):
             continue
         mentions = find_mentions(sentence)
         parties: dict[str, Party] = {}
@@ -94,7 +75,7 @@ def baseline_agreements(text: str) -> list[SecurityAgreement]:
                 parties=list(parties.values()),
                 agreement_type=_type(sentence),
                 status=_status(sentence),
-                obligations=[Obligation.DEFENSE] if _DEFENSE.search(sentence) else [],
+                obligations=[Obligation.DEFENSE] if DEFENSE.search(sentence) else [],
             )
         ]
     return []

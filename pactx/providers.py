@@ -26,6 +26,7 @@ import instructor
 import openai
 from openai.types.chat import ChatCompletion
 
+from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
 from pactx.grounding import sentences
 from pactx.parties import find_mentions
@@ -123,6 +124,7 @@ class ProviderConfig:
     max_tokens: int = 1024
     n_ctx: int = 4096
     n_threads: int | None = None
+    decoding: str = "source+choices"
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ProviderConfig:
@@ -134,6 +136,8 @@ class ProviderConfig:
             "api_key", os.environ.get("PACTX_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
         )
         values.setdefault("mode", os.environ.get("PACTX_MODE") or None)
+        if os.environ.get("PACTX_DECODING"):
+            values.setdefault("decoding", os.environ["PACTX_DECODING"])
         return cls(**values)
 
     def __repr__(self) -> str:  # the key never appears, even in debug output
@@ -269,15 +273,12 @@ class LlamaCppBackend:
     provider = "llama-cpp"
     mode = instructor.Mode.JSON_SCHEMA
 
-    def __init__(
-        self,
-        config: ProviderConfig,
-        *,
-        model_name: str | None = None,
-        constrain_to_source: bool = True,
-    ) -> None:
+    def __init__(self, config: ProviderConfig, *, model_name: str | None = None) -> None:
+        if config.decoding not in DECODINGS:
+            raise ConfigurationError(
+                f"unknown decoding {config.decoding!r}; choose one of {', '.join(DECODINGS)}"
+            )
         self.config = config
-        self.constrain_to_source = constrain_to_source
         name = model_name or config.model or DEFAULT_EMBEDDED_MODEL
         path = Path(name)
         if path.suffix == ".gguf":
@@ -312,7 +313,7 @@ class LlamaCppBackend:
             "seed": self.config.seed,
             "max_tokens": self.config.max_tokens,
             "n_ctx": self.config.n_ctx,
-            "decoding": f"grammar-{GRAMMAR_VERSION}" + ("-source" if self.constrain_to_source else ""),
+            "decoding": f"grammar-{GRAMMAR_VERSION}-{self.config.decoding}",
         }
 
     def count_tokens(self, text: str) -> int:
@@ -326,8 +327,11 @@ class LlamaCppBackend:
         if isinstance(response_format, dict) and response_format.get("type") == "json_schema":
             schema = response_format["json_schema"]["schema"]
             document = fenced_document(kwargs["messages"])
-            if self.constrain_to_source and document:
+            decoding = self.config.decoding
+            if decoding != "free" and document:
                 schema = source_constrained_schema(schema, document)
+                if decoding == "source+choices":
+                    schema = choice_constraints(schema, document)
             else:
                 schema = grammar_schema(schema)
             response_format = {"type": "json_object", "schema": schema}
@@ -352,6 +356,8 @@ class LlamaCppBackend:
 
 
 GRAMMAR_VERSION = "2"
+DECODINGS = ("free", "source", "source+choices")
+"""Embedded-model decoding: schema only; + quotes and parties from the source; + cued choices."""
 """Bump when the constrained-decoding grammar changes, so recordings are not reused."""
 
 _GRAMMAR_MAX_ITEMS = 3
@@ -405,33 +411,63 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     return constrained
 
 
-def _compile_grammar(schema: dict[str, Any]) -> Any:
-    """Compile a JSON schema to a llama.cpp grammar.
+def _narrow_enum(definition: Any, allowed: list[str]) -> None:
+    if isinstance(definition, dict) and "enum" in definition:
+        definition["enum"] = [v for v in definition["enum"] if v in allowed] or definition["enum"]
+
+
+def choice_constraints(schema: dict[str, Any], document: str) -> dict[str, Any]:
+    """Narrow the model's choices to those the document's wording supports (see pactx.cues).
+
+    A document with no word for an agreement may only get an empty list; ``status`` and
+    ``agreement_type`` may only take values the text has a cue for; an ATOP obligation only
+    when its cue is present. Applied to an already grammar-ready schema, in place.
+    """
+    root = schema.get("properties", {}).get("agreements")
+    if isinstance(root, dict) and not mentions_agreement(document):
+        root["maxItems"] = 0
+    definitions = schema.get("$defs", {})
+    _narrow_enum(definitions.get("AgreementStatus"), [s.value for s in statuses_cued(document)])
+    _narrow_enum(definitions.get("AgreementType"), [t.value for t in types_cued(document)])
+    allowed_obligations = [o.value for o in obligations_cued(document)]
+    obligation = definitions.get("Obligation")
+    if isinstance(obligation, dict):
+        if allowed_obligations:
+            _narrow_enum(obligation, allowed_obligations)
+        else:
+            for definition in definitions.values():
+                array = definition.get("properties", {}).get("obligations")
+                if isinstance(array, dict):
+                    array["maxItems"] = 0
+    return schema
+
+
+def grammar_text(schema: dict[str, Any]) -> str:
+    """The llama.cpp GBNF grammar for a JSON schema.
 
     llama-cpp-python's converter leaves backslashes in literals unescaped, so an enum value
     holding a quote or a non-ASCII character (JSON-escaped as ``\\u00f4``) yields a grammar that
     does not parse, and llama.cpp then crashes while sampling. pactx escapes literals itself.
     """
-    from llama_cpp.llama_grammar import LlamaGrammar, SchemaConverter
+    from llama_cpp.llama_grammar import SchemaConverter
 
     class _Converter(SchemaConverter):  # type: ignore[misc]
         def _format_literal(self, literal: str) -> str:
-            escaped = (
-                literal.replace("\\", "\\\\")
-                .replace('"', '\\"')
-                .replace("\n", "\\n")
-                .replace("\r", "\\r")
-            )
-            return f'"{escaped}"'
+            return '"' + "".join(_GBNF_ESCAPES.get(char, char) for char in literal) + '"'
 
     converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
     resolved = converter.resolve_refs(schema, "pactx")
     converter.visit(resolved, "")
-    text = converter.format_grammar()
-    try:
-        return LlamaGrammar.from_string(text, verbose=False)
-    except ValueError as exc:
-        raise ProviderError(f"could not compile the response grammar: {exc}") from None
+    return str(converter.format_grammar())
+
+
+_GBNF_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
+
+
+def _compile_grammar(schema: dict[str, Any]) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return LlamaGrammar.from_string(grammar_text(schema), verbose=False)
 
 
 def make_backend(config: ProviderConfig | None = None) -> Backend:
