@@ -87,6 +87,18 @@ class _CallLog:
 _CALL_LOG: ContextVar[_CallLog | None] = ContextVar("pactx_call_log", default=None)
 
 
+class _DataContext(dict[str, Any]):
+    """The validation context, reporting itself false so instructor does not template the messages.
+
+    Given a truthy ``context``, instructor renders every message as a Jinja template with it:
+    a document holding ``{{ source.text }}`` would be expanded and one holding ``{%`` would
+    fail. Documents are data; instructor still passes this dict to validation unchanged.
+    """
+
+    def __bool__(self) -> bool:
+        return False
+
+
 class Extractor:
     """Extracts security agreements from text with one configured model and prompt.
 
@@ -144,7 +156,7 @@ class Extractor:
         return {
             "response_model": RESPONSE_MODEL,
             "messages": self.prompt.messages(text),
-            "context": validation_context(text),
+            "context": _DataContext(validation_context(text)),
             "max_retries": self.max_reasks,
             "model": self.backend.model,
             "temperature": params["temperature"],

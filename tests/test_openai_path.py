@@ -164,3 +164,12 @@ async def test_async_twin_gives_the_same_result() -> None:
     result = await extractor.aextract(SAHEL, source_id="a")
     assert [p.code for p in result.agreements[0].parties] == ["MLI", "NER", "BFA"]
     assert result.metadata.source_id == "a"
+
+
+def test_documents_are_never_rendered_as_templates() -> None:
+    server = ScriptedServer(httpx.Response(200, json=completion({"agreements": []})))
+    text = "Officials wrote {{ source.text }} and {% raw %} in a memo about Mali and Niger.\n"
+    Extractor(backend=mock_backend(server)).extract(text)
+    sent = server.bodies()[0]["messages"]
+    assert "{{ source.text }}" in sent[-1]["content"] and "{% raw %}" in sent[-1]["content"]
+    assert sent[0]["content"].endswith("\n")  # the prompt file's text, byte for byte
