@@ -521,6 +521,11 @@ def _party_relation(a: _Item, b: _Item, similarity: float | None) -> tuple[float
     return 1.5, f"party set {bigger} extends {smaller} by {extras}: {evidence}"
 
 
+def _one_sided(item: _Item) -> bool:
+    """A mention naming a single member that is not itself an organization-based pact."""
+    return len(item.core) < 2 and not (item.core & _organization_codes())
+
+
 def _pair_match(a: _Item, b: _Item) -> _Match | None:
     """How well mention ``a`` matches mention ``b``, with the reason, or None."""
     if not _comparable(a, b):
@@ -528,6 +533,8 @@ def _pair_match(a: _Item, b: _Item) -> _Match | None:
     ma, mb = a.mention, b.mention
     similarity = _name_evidence(a, b)
     names_match = similarity is not None and similarity >= NAME_THRESHOLD
+    if (_one_sided(a) or _one_sided(b)) and not names_match:
+        return None  # "the US agreed a pact" in two documents is no evidence of one pact
     relation = _party_relation(a, b, similarity)
     if relation is None:
         return None

@@ -345,3 +345,16 @@ def test_name_similarity() -> None:
     assert name_similarity("AUKUS", "the AUKUS security pact") == 1.0
     assert name_similarity("Alliance of Sahel States", "Liptako-Gourma Charter") < 0.5
     assert name_similarity(None, "AUKUS") == 0.0
+
+
+def test_one_sided_mentions_merge_only_on_a_matching_name() -> None:
+    records = consolidate(
+        [
+            doc("a", pact(["USA"], "defense_cooperation", "agreed")),
+            doc("b", pact(["USA"], "defense_cooperation", "agreed")),
+            doc("c", pact(["USA"], "defense_cooperation", "agreed", name="Compact of Free Association")),
+            doc("d", pact(["USA"], "defense_cooperation", "agreed", name="Compact of Free Association")),
+        ]
+    )
+    sizes = sorted(len(r.mentions) for r in records)
+    assert sizes == [1, 1, 2]
