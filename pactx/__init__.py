@@ -7,6 +7,7 @@
 """
 
 from pactx._version import __version__
+from pactx.batch import FailureInfo, Outcome, aextract_many, extract_many
 from pactx.errors import (
     ConfigurationError,
     ExtractionError,
@@ -51,8 +52,10 @@ __all__ = [
     "ExtractionResult",
     "ExtractionValidationError",
     "Extractor",
+    "FailureInfo",
     "InputError",
     "Obligation",
+    "Outcome",
     "PactxError",
     "Party",
     "PartyKind",
@@ -69,6 +72,8 @@ __all__ = [
     "TerminationReason",
     "TokenUsage",
     "aextract",
+    "aextract_many",
     "extract",
+    "extract_many",
     "load_prompt",
 ]

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 import time
+from collections import Counter
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +26,7 @@ from rich.progress import (
 from rich.table import Table
 
 from pactx._version import __version__
+from pactx.chunking import DEFAULT_MAX_CHUNK_CHARS
 from pactx.documents import Document, InputFailure, read_documents
 from pactx.errors import PactxError
 from pactx.redaction import redact
@@ -32,7 +38,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+cache_app = typer.Typer(help="The on-disk result cache (PACTX_CACHE_DIR).", no_args_is_help=True)
 err = Console(stderr=True)
+
+EXIT_INTERRUPTED = 130
 
 
 def _version(value: bool) -> None:
@@ -50,18 +59,121 @@ def _root(
     """pactx: security agreements from news text, validated and grounded."""
 
 
-def _open_output(path: Path | None, append: bool) -> TextIO:
-    if path is None or str(path) == "-":
-        return sys.stdout
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("a" if append else "w", encoding="utf-8")
+# -- output files ---------------------------------------------------------------------------
 
 
-def _failure_line(doc_id: str, source: str | None, kind: str, message: str) -> str:
-    return json.dumps(
-        {"id": doc_id, "source": source, "error": {"type": kind, "message": redact(message)}},
-        ensure_ascii=False,
+class JsonlSink:
+    """An append-only JSON-lines file: each record is written whole and flushed at once."""
+
+    def __init__(self, path: Path | None, *, append: bool) -> None:
+        self.path = path
+        self.lines = 0
+        if path is None:
+            self._file: IO[bytes] = sys.stdout.buffer
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "ab" if append else "wb", buffering=0)  # noqa: SIM115
+
+    def write(self, record: dict[str, Any]) -> None:
+        """Write one record as one line, in one system call where the OS allows."""
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view) or 0 :]
+        self._file.flush()
+        self.lines += 1
+
+    def close(self) -> None:
+        if self.path is not None:
+            self._file.close()
+
+
+def completed_ids(path: Path) -> set[str]:
+    """Ids already written to an output file; a torn last line (killed run) is cut off first."""
+    if not path.exists():
+        return set()
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data):  # the last line never got its newline: drop it
+        with path.open("r+b") as handle:
+            handle.truncate(end)
+        err.print(f"[yellow]note[/yellow] cut an incomplete last line from {path}")
+    ids: set[str] = set()
+    for raw in data[:end].splitlines():
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "result" in record and "id" in record:
+            ids.add(str(record["id"]))
+    return ids
+
+
+def _default_failures(output: Path | None) -> Path | None:
+    return output.with_suffix(".failures.jsonl") if output is not None else None
+
+
+# -- the extract command ----------------------------------------------------------------------
+
+
+@dataclass
+class _Tally:
+    """Counts for the progress bar and the closing summary."""
+
+    total: int
+    skipped: int = 0
+    done: int = 0
+    failed: int = 0
+    cached: int = 0
+    agreements: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def rate(self) -> str:
+        finished = self.done + self.failed
+        return f"{finished / self.elapsed:.1f} docs/s" if self.elapsed > 0 else ""
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]extract"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[green]{task.fields[done]} done[/green] [red]{task.fields[failed]} failed[/red]"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal and not _force_progress(),
     )
+
+
+def _force_progress() -> bool:
+    return os.environ.get("PACTX_PROGRESS") == "1"
+
+
+def _make_extractor(options: dict[str, Any]) -> Any:
+    """The configured extractor, or exit 2 with the reason."""
+    from pactx.extraction import Extractor
+
+    try:
+        return Extractor(**options)
+    except (PactxError, FileNotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {redact(str(exc))}")
+        raise typer.Exit(2) from None
+
+
+def _pending(items: list[Document | InputFailure], done_ids: set[str]) -> list[Document | InputFailure]:
+    """Items still to process: documents whose id is not already in the output."""
+    duplicates = [i for i, n in Counter(d.id for d in items if isinstance(d, Document)).items() if n > 1]
+    if duplicates:
+        err.print(f"[yellow]warning[/yellow] {len(duplicates)} id(s) occur more than once, e.g. {duplicates[0]!r}")
+    return [i for i in items if not (isinstance(i, Document) and i.id in done_ids)]
 
 
 @app.command()
@@ -86,103 +198,160 @@ def extract(
     ] = None,
     prompt: Annotated[str, typer.Option(help="Prompt name or .toml path.")] = "extract_v1",
     max_reasks: Annotated[int, typer.Option(help="Validation re-asks after the first try.")] = 2,
+    concurrency: Annotated[int, typer.Option(min=1, help="Documents in flight at once.")] = 8,
+    rpm: Annotated[float | None, typer.Option("--rpm", min=1, help="Model requests per minute.")] = None,
+    tpm: Annotated[float | None, typer.Option("--tpm", min=1, help="Model tokens per minute.")] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Skip documents already in OUTPUT and append the rest.")
+    ] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the result cache.")] = False,
+    max_chunk_chars: Annotated[
+        int, typer.Option(min=200, help="Longer documents are extracted in chunks of this size.")
+    ] = DEFAULT_MAX_CHUNK_CHARS,
+    timeout: Annotated[float | None, typer.Option(min=0.1, help="Seconds to wait for one answer.")] = None,
+    unordered: Annotated[
+        bool, typer.Option("--unordered", help="Write lines as documents finish, not in input order.")
+    ] = False,
 ) -> None:
-    """Extract agreements from documents, one JSON line per document."""
-    from pactx.extraction import Extractor
+    """Extract agreements from documents, one JSON line per document.
+
+    Each line is appended and flushed as soon as its document is done (in input order unless
+    --unordered); failures go to a separate file. Ctrl-C stops cleanly; run the command again
+    with --resume to continue (finished results come back from the cache).
+    """
+    from pactx.batch import extract_many
+    from pactx.cache import ResultCache
+
+    output = None if output is not None and str(output) == "-" else output
+    if resume and output is None:
+        err.print("[red]error:[/red] --resume needs an output file (-o)")
+        raise typer.Exit(2)
+    options: dict[str, Any] = {
+        "base_url": base_url,
+        "model": model,
+        "mode": mode,
+        "prompt": prompt,
+        "max_reasks": max_reasks,
+        "max_chunk_chars": max_chunk_chars,
+        "cache": None if no_cache else ResultCache(),
+    }
+    if timeout is not None:
+        options["timeout"] = timeout
+    extractor = _make_extractor(options)
+    logging.getLogger("instructor").addHandler(logging.NullHandler())  # pactx reports failures itself
 
     try:
-        extractor = Extractor(base_url=base_url, model=model, mode=mode, prompt=prompt, max_reasks=max_reasks)
-    except PactxError as exc:
-        err.print(f"[red]error:[/red] {redact(str(exc))}")
-        raise typer.Exit(2) from None
-
-    items = list(read_documents(paths, lines=lines))
-    out = _open_output(output, append=False)
-    failures_path = failures or (
-        output.with_suffix(".failures.jsonl") if output and str(output) != "-" else None
-    )
-    failed_lines: list[str] = []
-    done = agreements = 0
-    started = time.perf_counter()
-    progress = Progress(
-        TextColumn("[bold]extract"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-        disable=not err.is_terminal and not _force_progress(),
-    )
+        items = list(read_documents(paths, lines=lines))
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow] while reading the inputs; nothing was written")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    pending = _pending(items, completed_ids(output) if resume and output else set())
+    tally = _Tally(total=len(items), skipped=len(items) - len(pending))
+    if tally.skipped:
+        err.print(f"resuming: {tally.skipped} document(s) already in {output}")
+    failures_path = failures or _default_failures(output)
+    out = JsonlSink(output, append=resume)
+    failed_sink = JsonlSink(failures_path, append=False) if failures_path else None
+    interrupted = False
     try:
-        with progress:
-            task = progress.add_task("extract", total=len(items), failed=0)
-            for item in items:
-                if isinstance(item, InputFailure):
-                    failed_lines.append(_failure_line(item.id, item.source, "InputError", item.error))
-                    err.print(f"[yellow]skipped[/yellow] {item.source}: {item.error}")
-                else:
-                    found = _extract_one(extractor, item, out, failed_lines)
-                    if found is not None:
-                        done += 1
-                        agreements += found
-                progress.update(task, advance=1, failed=len(failed_lines))
+        outcomes = extract_many(
+            pending,
+            extractor=extractor,
+            concurrency=concurrency,
+            requests_per_minute=rpm,
+            tokens_per_minute=tpm,
+            ordered=not unordered,
+        )
+        with _progress() as progress, closing(outcomes):
+            task = progress.add_task("extract", total=len(pending), done=0, failed=0, rate="")
+            for outcome in outcomes:
+                _record(outcome, out, failed_sink, tally)
+                progress.update(task, advance=1, done=tally.done, failed=tally.failed, rate=tally.rate())
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
-        if out is not sys.stdout:
-            out.close()
-    if failures_path and failed_lines:
-        failures_path.write_text("\n".join(failed_lines) + "\n", encoding="utf-8")
-    elapsed = time.perf_counter() - started
-    _summary(len(items), done, agreements, len(failed_lines), elapsed, output, failures_path)
-    if failed_lines:
+        out.close()
+        if failed_sink is not None:
+            failed_sink.close()
+        extractor.close()
+    _summary(tally, output, failures_path)
+    if interrupted:
+        _interrupted_message(tally, output)
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if tally.failed:
         raise typer.Exit(1)
 
 
-def _extract_one(
-    extractor: Any, doc: Document, out: TextIO, failed_lines: list[str]
-) -> int | None:
-    """Extract one document; write its line and return its agreement count, or None on failure."""
-    try:
-        result = extractor.extract(doc.text, source_id=doc.id)
-    except PactxError as exc:
-        failed_lines.append(_failure_line(doc.id, doc.source, type(exc).__name__, str(exc)))
-        err.print(f"[red]failed[/red] {redact(str(exc))[:300]}")
-        return None
-    line = {"id": doc.id, "source": doc.source, "result": result.model_dump(mode="json")}
-    out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    out.flush()
-    return len(result.agreements)
+def _record(outcome: Any, out: JsonlSink, failed_sink: JsonlSink | None, tally: _Tally) -> None:
+    """Write one outcome where it belongs and count it."""
+    if outcome.ok:
+        out.write(outcome.to_record())
+        tally.done += 1
+        tally.agreements += len(outcome.result.agreements)
+        tally.cached += bool(outcome.result.metadata.cached)
+        return
+    tally.failed += 1
+    if failed_sink is not None:
+        failed_sink.write(outcome.to_record())
+    where = outcome.source or outcome.id
+    verb = "skipped" if outcome.error.type == "InputError" else "failed"
+    err.print(f"[yellow]{verb}[/yellow] {where}: {outcome.error.message[:300]}")
 
 
-def _force_progress() -> bool:
-    import os
+def _interrupted_message(tally: _Tally, output: Path | None) -> None:
+    left = tally.total - tally.skipped - tally.done - tally.failed
+    err.print(
+        f"[yellow]interrupted:[/yellow] {tally.done} document(s) written this run, {left} not done. "
+        + (f"Run the same command with --resume to continue ({output} is complete up to here)."
+           if output else "Write to a file (-o) to be able to resume.")
+    )
 
-    return os.environ.get("PACTX_PROGRESS") == "1"
 
-
-def _summary(
-    total: int,
-    done: int,
-    agreements: int,
-    failed: int,
-    elapsed: float,
-    output: Path | None,
-    failures_path: Path | None,
-) -> None:
+def _summary(tally: _Tally, output: Path | None, failures_path: Path | None) -> None:
+    processed = tally.done + tally.failed
     table = Table(title="pactx extract", show_header=False)
-    table.add_row("documents", str(total))
-    table.add_row("extracted", str(done))
-    table.add_row("agreements found", str(agreements))
-    table.add_row("failures", str(failed))
-    table.add_row("time", f"{elapsed:.1f} s ({elapsed / max(total, 1):.2f} s/document)")
+    table.add_row("documents", str(tally.total))
+    if tally.skipped:
+        table.add_row("already done (--resume)", str(tally.skipped))
+    table.add_row("extracted", f"{tally.done} ({tally.cached} from cache)")
+    table.add_row("agreements found", str(tally.agreements))
+    table.add_row("failures", str(tally.failed))
+    table.add_row("time", f"{tally.elapsed:.1f} s ({tally.elapsed / max(processed, 1):.2f} s/document)")
     if output:
         table.add_row("output", str(output))
-    if failures_path and failed:
+    if failures_path and tally.failed:
         table.add_row("failures file", str(failures_path))
     err.print(table)
 
 
+# -- the cache commands -----------------------------------------------------------------------
+
+
+@cache_app.command("info")
+def cache_info() -> None:
+    """Where the result cache is, how many results it holds and its size."""
+    from pactx.cache import ResultCache
+
+    info = ResultCache().info()
+    table = Table(title="pactx cache", show_header=False)
+    table.add_row("path", str(info.path))
+    table.add_row("results", str(info.entries))
+    table.add_row("size", f"{info.size_bytes / 1e6:.2f} MB")
+    Console().print(table)
+
+
+@cache_app.command("clear")
+def cache_clear() -> None:
+    """Delete every cached result."""
+    from pactx.cache import ResultCache
+
+    cache = ResultCache()
+    removed = cache.clear()
+    cache.close()
+    typer.echo(f"removed {removed} cached result(s) from {cache.path}")
+
+
+app.add_typer(cache_app, name="cache")
 
 
 def _register_subcommands() -> None:

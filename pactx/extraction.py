@@ -1,26 +1,36 @@
 """Extraction: one document in, one validated, grounded :class:`ExtractionResult` out.
 
-The :class:`Extractor` holds configuration (backend, prompt, re-ask policy) for repeated
-use; :func:`extract` and :func:`aextract` are conveniences over a cached default extractor.
-Validation re-asks go through instructor (``max_reasks``); transport retries live in the HTTP
-transport (see :mod:`pactx.transport`). Both are counted in the result's metadata.
+The :class:`Extractor` holds configuration (backend, prompt, re-ask policy, result cache,
+chunking) for repeated use; :func:`extract` and :func:`aextract` are conveniences over a
+cached default extractor. Validation re-asks go through instructor (``max_reasks``);
+transport retries live in the HTTP transport (see :mod:`pactx.transport`). Both are counted
+in the result's metadata. A text longer than the model's budget is extracted chunk by chunk
+and the results merged (see :mod:`pactx.chunking`); with a cache (:mod:`pactx.cache`) a text
+seen before is answered from disk with no model call.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import instructor
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from openai.types.chat import ChatCompletion
+from pydantic import BaseModel
 
 from pactx._version import __version__
+from pactx.cache import ResultCache, cache_key
+from pactx.chunking import DEFAULT_MAX_CHUNK_CHARS, Chunk, Measure, merge_results, split_text
+from pactx.documents import text_problem
 from pactx.errors import (
     ExtractionError,
     ExtractionValidationError,
@@ -35,27 +45,102 @@ from pactx.schema import ExtractionResult, RunMetadata, TokenUsage
 from pactx.transport import retry_counter
 from pactx.validation import GroundedAgreementList, to_plain, validation_context
 
-__all__ = ["Extractor", "extract", "aextract", "schema_hash", "check_text"]
+__all__ = [
+    "Extractor",
+    "extract",
+    "aextract",
+    "schema_hash",
+    "check_text",
+    "CallGate",
+    "use_call_gate",
+    "DEFAULT_MAX_CHUNK_CHARS",
+]
 
-RESPONSE_MODEL = GroundedAgreementList
+
+
+def _prepared_response_model(model: type[GroundedAgreementList]) -> type[GroundedAgreementList]:
+    """``model`` as instructor would wrap it on every call, once, with a memoized JSON schema.
+
+    instructor builds a new pydantic class around a plain model (``create_model``) and
+    regenerates its JSON schema for every request, about 10 ms a call. The class returned here
+    already is an ``OpenAISchema`` (so it is not wrapped again) with the same name and
+    docstring, so the schema the model sees is unchanged.
+    """
+    schemas: dict[Any, str] = {}
+
+    def model_json_schema(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in schemas:
+            schemas[key] = json.dumps(super(prepared, cls).model_json_schema(*args, **kwargs))  # type: ignore[misc]
+        return json.loads(schemas[key])  # type: ignore[no-any-return]  # a fresh copy: callers may edit it
+
+    namespace = {
+        "__module__": model.__module__,
+        "__qualname__": model.__qualname__,
+        "__doc__": model.__doc__,
+        "model_json_schema": classmethod(model_json_schema),
+    }
+    prepared: type[GroundedAgreementList] = type(model.__name__, (model, instructor.OpenAISchema), namespace)
+    return prepared
+
+
+RESPONSE_MODEL = _prepared_response_model(GroundedAgreementList)
+
+
+class _DataContext(dict[str, Any]):
+    """The validation context, reporting itself false so instructor does not template the messages.
+
+    Given a truthy ``context``, instructor renders every message as a Jinja template with it:
+    a document holding ``{{ source.text }}`` would be expanded and one holding ``{%`` would
+    fail. Documents are data; instructor still passes this dict to validation unchanged.
+    """
+
+    def __bool__(self) -> bool:
+        return False
+
+
+_TOKEN_MARGIN = 64  # chat-template tokens around the prompt
+_MIN_TOKEN_BUDGET = 256
 
 
 @lru_cache(maxsize=1)
 def schema_hash() -> str:
     """SHA-256 of the JSON schema the model is asked to fill."""
-    schema = json.dumps(RESPONSE_MODEL.model_json_schema(), sort_keys=True)
+    schema = json.dumps(GroundedAgreementList.model_json_schema(), sort_keys=True)
     return hashlib.sha256(schema.encode("utf-8")).hexdigest()
 
 
 def check_text(text: object, source_id: str | None = None) -> str:
-    """Return ``text`` if it is a document pactx can read, else raise :class:`InputError`."""
-    if not isinstance(text, str):
-        raise InputError(f"expected text, got {type(text).__name__}", source_id=source_id)
-    if not text.strip():
-        raise InputError("the document is empty", source_id=source_id)
-    if "\x00" in text:
-        raise InputError("the document contains NUL bytes (binary data?)", source_id=source_id)
+    """Return ``text`` if it is a document pactx can read, else raise :class:`InputError`.
+
+    Empty or white-space-only text, NUL bytes (binary data), lone surrogates (text that was
+    not Unicode) and texts over :data:`pactx.documents.MAX_DOCUMENT_CHARS` are refused.
+    """
+    problem = text_problem(text)
+    if problem is not None:
+        raise InputError(problem, source_id=source_id)
+    assert isinstance(text, str)
     return text
+
+
+class CallGate(Protocol):
+    """Admits each model call of the current context (rate limits) and learns what it cost."""
+
+    async def admit(self, request: dict[str, Any]) -> float:
+        """Wait until the call may go; return the tokens reserved for it."""
+        ...
+
+    def settle(self, reserved: float, used: int | None) -> None:
+        """Correct a reservation with the tokens the call really used (``None``: unknown)."""
+        ...
+
+
+_CALL_GATE: ContextVar[CallGate | None] = ContextVar("pactx_call_gate", default=None)
+
+
+def use_call_gate(gate: CallGate | None) -> None:
+    """Route every asynchronous model call of the current context (task) through ``gate``."""
+    _CALL_GATE.set(gate)
 
 
 @dataclass
@@ -87,24 +172,17 @@ class _CallLog:
 _CALL_LOG: ContextVar[_CallLog | None] = ContextVar("pactx_call_log", default=None)
 
 
-class _DataContext(dict[str, Any]):
-    """The validation context, reporting itself false so instructor does not template the messages.
-
-    Given a truthy ``context``, instructor renders every message as a Jinja template with it:
-    a document holding ``{{ source.text }}`` would be expanded and one holding ``{%`` would
-    fail. Documents are data; instructor still passes this dict to validation unchanged.
-    """
-
-    def __bool__(self) -> bool:
-        return False
-
-
 class Extractor:
     """Extracts security agreements from text with one configured model and prompt.
 
     >>> extractor = Extractor()                      # embedded model, no key needed
     >>> extractor = Extractor(base_url="http://localhost:8000/v1", model="qwen2.5-7b")
     >>> result = extractor.extract("Mali, Niger and Burkina Faso signed a pact ...")
+
+    ``cache`` keeps results on disk: ``True`` for the default location, a path, or a
+    :class:`~pactx.cache.ResultCache`. A text over the budget (``max_chunk_chars`` for an
+    endpoint; the context window ``n_ctx`` in tokens for the embedded model) is split into
+    chunks overlapping by ``chunk_overlap`` of the budget, and their results merged.
     """
 
     def __init__(
@@ -118,6 +196,9 @@ class Extractor:
         max_reasks: int = 2,
         config: ProviderConfig | None = None,
         backend: Backend | None = None,
+        cache: ResultCache | str | Path | bool | None = None,
+        max_chunk_chars: int = DEFAULT_MAX_CHUNK_CHARS,
+        chunk_overlap: float = 0.1,
         **config_options: Any,
     ) -> None:
         if backend is None:
@@ -125,9 +206,15 @@ class Extractor:
                 base_url=base_url, model=model, api_key=api_key, mode=mode, **config_options
             )
             backend = make_backend(config)
+        if max_chunk_chars < 200 or not 0 <= chunk_overlap < 0.5:
+            raise ValueError("max_chunk_chars must be at least 200 and chunk_overlap in [0, 0.5)")
         self.backend = backend
         self.prompt = prompt if isinstance(prompt, Prompt) else load_prompt(prompt)
         self.max_reasks = max_reasks
+        self.cache = _open_cache(cache)
+        self.max_chunk_chars = max_chunk_chars
+        self.chunk_overlap = chunk_overlap
+        self._token_budget: int | None = None
         self._create = instructor.patch(create=self._complete, mode=backend.mode)
         self._acreate = instructor.patch(create=self._acomplete, mode=backend.mode)
 
@@ -137,6 +224,8 @@ class Extractor:
             f"prompt={self.prompt.version!r})"
         )
 
+    # -- model calls ----------------------------------------------------------------------
+
     def _complete(self, **kwargs: Any) -> ChatCompletion:
         completion = self.backend.complete(**kwargs)
         log = _CALL_LOG.get()
@@ -145,7 +234,11 @@ class Extractor:
         return completion
 
     async def _acomplete(self, **kwargs: Any) -> ChatCompletion:
+        gate = _CALL_GATE.get()
+        reserved = await gate.admit(kwargs) if gate is not None else 0.0
         completion = await self.backend.acomplete(**kwargs)
+        if gate is not None:
+            gate.settle(reserved, completion.usage.total_tokens if completion.usage else None)
         log = _CALL_LOG.get()
         if log is not None:
             log.record(completion)
@@ -164,9 +257,61 @@ class Extractor:
             "seed": params["seed"],
         }
 
+    # -- public entry points --------------------------------------------------------------
+
     def extract(self, text: str, *, source_id: str | None = None) -> ExtractionResult:
         """Extract the agreements reported in one document."""
         check_text(text, source_id)
+        key, hit = self._lookup(text, source_id)
+        if hit is not None:
+            return hit
+        started = time.perf_counter()
+        chunks = self.split(text)
+        results: list[ExtractionResult] = []
+        for chunk in chunks:
+            try:
+                results.append(self._extract_once(chunk.text, source_id))
+            except ExtractionError as exc:
+                raise _with_prior_cost(exc, results) from None
+        return self._finish(text, key, chunks, results, started)
+
+    async def aextract(self, text: str, *, source_id: str | None = None) -> ExtractionResult:
+        """Asynchronous :meth:`extract`."""
+        check_text(text, source_id)
+        key, hit = self._lookup(text, source_id)
+        if hit is not None:
+            return hit
+        started = time.perf_counter()
+        chunks = await asyncio.to_thread(self.split, text) if self._counts_tokens() else self.split(text)
+        results: list[ExtractionResult] = []
+        for chunk in chunks:
+            try:
+                results.append(await self._aextract_once(chunk.text, source_id))
+            except ExtractionError as exc:
+                raise _with_prior_cost(exc, results) from None
+        return self._finish(text, key, chunks, results, started)
+
+    def cached(self, text: str, *, source_id: str | None = None) -> ExtractionResult | None:
+        """The cached result for ``text`` (``metadata.cached`` set), or ``None``; no model call."""
+        return self._lookup(text, source_id)[1]
+
+    def close(self) -> None:
+        """Close the result cache and the backend's HTTP client, if any."""
+        if self.cache is not None:
+            self.cache.close()
+        close = getattr(self.backend, "close", None)
+        if callable(close):
+            close()
+
+    async def aclose(self) -> None:
+        """Close the backend's asynchronous HTTP client bound to the running event loop."""
+        aclose = getattr(self.backend, "aclose", None)
+        if callable(aclose):
+            await aclose()
+
+    # -- one call (one chunk) ---------------------------------------------------------------
+
+    def _extract_once(self, text: str, source_id: str | None) -> ExtractionResult:
         request = self._request(text)
         log, counter = _CallLog(), retry_counter()
         token = _CALL_LOG.set(log)
@@ -179,9 +324,7 @@ class Extractor:
             _CALL_LOG.reset(token)
         return self._result(answer, request, log, counter.count, started, source_id)
 
-    async def aextract(self, text: str, *, source_id: str | None = None) -> ExtractionResult:
-        """Asynchronous :meth:`extract`."""
-        check_text(text, source_id)
+    async def _aextract_once(self, text: str, source_id: str | None) -> ExtractionResult:
         request = self._request(text)
         log, counter = _CallLog(), retry_counter()
         token = _CALL_LOG.set(log)
@@ -193,6 +336,84 @@ class Extractor:
         finally:
             _CALL_LOG.reset(token)
         return self._result(answer, request, log, counter.count, started, source_id)
+
+    # -- chunking -------------------------------------------------------------------------
+
+    def split(self, text: str) -> list[Chunk]:
+        """The chunks ``text`` is extracted in (one chunk when it fits the budget)."""
+        budget, measure = self._budget()
+        if len(text.encode("utf-8")) <= budget:  # a token is at least one byte
+            return [Chunk(0, len(text), text)]
+        return split_text(text, budget, overlap=int(budget * self.chunk_overlap), measure=measure)
+
+    def _counts_tokens(self) -> bool:
+        return callable(getattr(self.backend, "count_tokens", None)) and isinstance(
+            getattr(getattr(self.backend, "config", None), "n_ctx", None), int
+        )
+
+    def _budget(self) -> tuple[int, Measure]:
+        """Chunk budget and its measure: tokens for a local model with a context window, else chars.
+
+        For the embedded model the budget is ``n_ctx`` less the prompt, room for the answer
+        and one re-ask (twice ``max_tokens``) and a margin for the chat template.
+        """
+        if not self._counts_tokens():
+            return self.max_chunk_chars, len
+        count: Measure = self.backend.count_tokens  # type: ignore[attr-defined]
+        if self._token_budget is None:
+            n_ctx: int = self.backend.config.n_ctx  # type: ignore[attr-defined]
+            prompt = count(self.prompt.system + self.prompt.user.replace("{text}", ""))
+            answer = 2 * int(self.backend.generation_params()["max_tokens"])
+            self._token_budget = max(n_ctx - prompt - answer - _TOKEN_MARGIN, _MIN_TOKEN_BUDGET)
+        return self._token_budget, count
+
+    # -- results and cache ----------------------------------------------------------------
+
+    def _cache_key(self, text: str) -> str:
+        params = {
+            **self.backend.generation_params(),
+            "mode": getattr(self.backend.mode, "value", str(self.backend.mode)),
+            "max_chunk_chars": self.max_chunk_chars,
+            "chunk_overlap": self.chunk_overlap,
+            "pactx_version": __version__,
+        }
+        return cache_key(
+            model=self.backend.model,
+            provider=self.backend.provider,
+            prompt_hash=self.prompt.sha256,
+            schema_hash=schema_hash(),
+            params=params,
+            text=text,
+        )
+
+    def _lookup(self, text: str, source_id: str | None) -> tuple[str | None, ExtractionResult | None]:
+        """The cache key of ``text`` (``None`` without a cache) and the cached result, if any."""
+        if self.cache is None:
+            return None, None
+        key = self._cache_key(text)
+        hit = self.cache.get(key)
+        if hit is None:
+            return key, None
+        metadata = hit.metadata.model_copy(update={"cached": True, "source_id": source_id})
+        return key, hit.model_copy(update={"metadata": metadata})
+
+    def _finish(
+        self,
+        text: str,
+        key: str | None,
+        chunks: Sequence[Chunk],
+        results: Sequence[ExtractionResult],
+        started: float,
+    ) -> ExtractionResult:
+        if len(results) == 1:
+            result = results[0]
+        else:
+            result = merge_results(text, chunks, results)
+            latency = round(time.perf_counter() - started, 4)
+            result.metadata = result.metadata.model_copy(update={"latency_s": latency})
+        if self.cache is not None and key is not None:
+            self.cache.put(key, result)
+        return result
 
     def _result(
         self,
@@ -262,6 +483,23 @@ class Extractor:
             last_output=log.last_output,
             errors=[redact(str(exc))],
         )
+
+
+
+def _open_cache(cache: ResultCache | str | Path | bool | None) -> ResultCache | None:
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return ResultCache()
+    return cache if isinstance(cache, ResultCache) else ResultCache(cache)
+
+
+def _with_prior_cost(exc: ExtractionError, done: Sequence[ExtractionResult]) -> ExtractionError:
+    """``exc`` with the calls and tokens of the chunks extracted before it added in."""
+    for result in done:
+        exc.attempts += result.metadata.attempts
+        exc.usage = exc.usage.add(result.metadata.usage)
+    return exc
 
 
 _DEFAULT_EXTRACTORS: dict[tuple[tuple[str, Any], ...], Extractor] = {}

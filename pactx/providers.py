@@ -255,8 +255,14 @@ class OpenAIBackend:
             raise _provider_error(exc, "calling the model") from None
 
     def close(self) -> None:
-        """Close the HTTP clients."""
+        """Close the synchronous HTTP client."""
         self._client.close()
+
+    async def aclose(self) -> None:
+        """Close the asynchronous HTTP client of the running event loop, if one was opened."""
+        client = self._async_clients.pop(id(asyncio.get_running_loop()), None)
+        if client is not None:
+            await client.close()
 
 
 def _provider_error(exc: openai.OpenAIError, doing: str) -> ProviderError:

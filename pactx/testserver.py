@@ -12,17 +12,20 @@ key (and, to test redaction, echo the wrong key back in its error), and inject f
 
 from __future__ import annotations
 
+import argparse
 import json
 import random
-import re
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from pactx.baseline import baseline_agreements
+from pactx.prompts import fenced_document
 
 __all__ = ["FakeOpenAIServer", "FaultPlan", "FAULT_KINDS", "floor_responder"]
 
@@ -30,32 +33,37 @@ FAULT_KINDS = ("429", "500", "503", "malformed", "drop", "slow")
 
 Responder = Callable[[dict[str, Any]], dict[str, Any]]
 
-_DOCUMENT = re.compile(r"<document>\n?(.*?)\n?</document>", re.DOTALL)
 
 
 def document_of(request: dict[str, Any]) -> str:
-    """The fenced document inside a chat request (the last user message)."""
-    for message in reversed(request.get("messages", [])):
+    """The fenced document of a chat request, as the client gave it (re-asks included).
+
+    Falls back to the last user message when no message holds a fence.
+    """
+    messages = request.get("messages", [])
+    document = fenced_document(messages)
+    if document is not None:
+        return document
+    for message in reversed(messages):
         if message.get("role") == "user":
-            content = message.get("content") or ""
-            found = _DOCUMENT.search(content)
-            return found.group(1) if found else content
+            return str(message.get("content") or "")
     return ""
 
 
 def floor_responder(request: dict[str, Any]) -> dict[str, Any]:
     """Answer with the rule-based floor's agreements, in the LLM's response shape."""
-    agreements = baseline_agreements(document_of(request))
-    return {
-        "agreements": [
-            a.model_dump(
-                mode="json",
-                exclude={"cow_type", "plover_event"},
-                exclude_none=True,
-            )
-            for a in agreements
-        ]
-    }
+    return json.loads(_floor_answer(document_of(request)))
+
+
+@lru_cache(maxsize=4096)
+def _floor_answer(document: str) -> str:
+    """The floor's answer for one document, as JSON (memoized: benchmarks repeat documents)."""
+    agreements = baseline_agreements(document)
+    dumped = [
+        a.model_dump(mode="json", exclude={"cow_type", "plover_event"}, exclude_none=True)
+        for a in agreements
+    ]
+    return json.dumps({"agreements": dumped})
 
 
 @dataclass
@@ -90,6 +98,18 @@ class FaultPlan:
             return "ok"
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, a deep accept queue, and quiet about clients that hang up."""
+
+    daemon_threads = True
+    request_queue_size = 1024  # the default (5) drops connections under high concurrency
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return  # the client timed out or went away (slow and drop faults)
+        super().handle_error(request, client_address)
+
+
 class FakeOpenAIServer:
     """An OpenAI-compatible server on ``127.0.0.1`` with an ephemeral port."""
 
@@ -112,15 +132,14 @@ class FakeOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.fault_log: list[str] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """Base URL to give an OpenAI client, ending in ``/v1``."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        port = self._httpd.server_address[1]
+        return f"http://127.0.0.1:{port}/v1"
 
     @property
     def completions(self) -> int:
@@ -136,6 +155,15 @@ class FakeOpenAIServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`stop` (from another thread) or Ctrl-C."""
+        try:
+            self._httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._httpd.server_close()
 
     def __enter__(self) -> FakeOpenAIServer:
         return self.start()
@@ -176,6 +204,7 @@ class FakeOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (~40 ms)
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
@@ -227,7 +256,8 @@ class FakeOpenAIServer:
                 if server.latency:
                     time.sleep(server.latency)
                 if fault == "429":
-                    self._send(429, b'{"error": {"message": "rate limited"}}', {"Retry-After": str(server.faults.retry_after)})
+                    retry_after = {"Retry-After": str(server.faults.retry_after)}
+                    self._send(429, b'{"error": {"message": "rate limited"}}', retry_after)
                 elif fault in ("500", "503"):
                     self._send(int(fault), b'{"error": {"message": "server error"}}')
                 elif fault == "malformed":
@@ -242,3 +272,21 @@ class FakeOpenAIServer:
                     self._send(200, json.dumps(server.completion(request)).encode())
 
         return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve on loopback until interrupted: ``python -m pactx.testserver --latency 0.2``.
+
+    Prints the base URL on the first line of stdout, for scripts that start it as a process.
+    """
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--model", default="fake-model")
+    args = parser.parse_args(argv)
+    server = FakeOpenAIServer(model=args.model, latency=args.latency)
+    print(server.url, flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -24,6 +24,12 @@ def server():
         yield srv
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI caches results by default; keep each test's cache to itself."""
+    monkeypatch.setenv("PACTX_CACHE_DIR", str(tmp_path / "cache"))
+
+
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and __version__ in result.output
@@ -97,3 +103,73 @@ def test_unreachable_endpoint_is_a_clear_error(tmp_path: Path, monkeypatch: pyte
     result = runner.invoke(app, ["extract", str(doc)])
     assert result.exit_code == 2
     assert "127.0.0.1:9" in result.output or "Connection" in result.output
+
+
+def test_batch_with_every_kind_of_bad_input_keeps_every_good_document(
+    server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pactx.documents import MAX_DOCUMENT_CHARS
+
+    monkeypatch.setenv("PACTX_BASE_URL", server.url)
+    folder = tmp_path / "news"
+    folder.mkdir()
+    good = {
+        "g1": "Australia and Tuvalu have signed a security and migration pact.",
+        "g2": "Mali, Niger and Burkina Faso signed a mutual defense pact.",
+        "g3": "Japan and the Philippines agreed to a reciprocal access agreement.",
+    }
+    for name, text in good.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / "blank.txt").write_text("  \n\t\n", encoding="utf-8")
+    (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00IHDR")
+    (folder / "latin1.txt").write_bytes("C\xf4te d'Ivoire signed a pact".encode("latin-1"))
+    records = [
+        {"id": "j-good", "text": "France and India signed a defence cooperation agreement."},
+        {"id": "j-nul", "text": "Mali\u0000 and Niger"},
+        {"id": "j-huge", "text": "Mali and Niger signed a pact. " * (MAX_DOCUMENT_CHARS // 29 + 10)},
+        {"id": "j-blank", "text": "   "},
+    ]
+    (folder / "batch.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records) + "not json\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = runner.invoke(app, ["extract", str(folder), "-o", str(out), "--concurrency", "3"])
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["id"] for r in rows) == ["g1", "g2", "g3", "j-good"]
+    failure_lines = (tmp_path / "out.failures.jsonl").read_text().splitlines()
+    failures = {f["id"]: f["error"] for f in map(json.loads, failure_lines)}
+    assert all(error["type"] == "InputError" for error in failures.values())
+    assert "empty" in failures["empty"]["message"] and "empty" in failures["blank"]["message"]
+    assert "NUL" in failures["binary"]["message"] and "NUL" in failures["j-nul"]["message"]
+    assert "UTF-8" in failures["latin1"]["message"] and "too long" in failures["j-huge"]["message"]
+    assert "empty" in failures["j-blank"]["message"] and "not JSON" in failures["batch:5"]["message"]
+    assert server.completions == 4  # bad inputs never reach the model
+
+
+def test_usage_and_configuration_errors_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = tmp_path / "d.txt"
+    doc.write_text("Mali and Niger signed a pact.", encoding="utf-8")
+    assert runner.invoke(app, ["extract", str(doc), "--resume"]).exit_code == 2  # nothing to resume into
+    assert runner.invoke(app, ["extract", str(doc), "--concurrency", "0"]).exit_code == 2
+    with FakeOpenAIServer() as srv:
+        bad_mode = runner.invoke(app, ["extract", str(doc), "--base-url", srv.url, "--mode", "telepathy"])
+    assert bad_mode.exit_code == 2 and "telepathy" in bad_mode.output
+
+
+def test_long_document_is_chunked_and_options_are_accepted(
+    server: FakeOpenAIServer, seed_lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACTX_BASE_URL", server.url)
+    article = tmp_path / "article.txt"
+    article.write_text("\n\n".join(seed_lines), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    args = ["extract", str(article), "-o", str(out), "--max-chunk-chars", "2000", "--rpm", "6000", "--tpm", "10000000",
+            "--unordered", "--timeout", "30"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    [row] = [json.loads(line) for line in out.read_text().splitlines()]
+    parsed = ExtractionResult.model_validate(row["result"])
+    text = article.read_text(encoding="utf-8")
+    assert parsed.metadata.chunks > 1 and server.completions == parsed.metadata.chunks
+    for agreement in parsed.agreements:
+        assert all(text[q.start : q.end] == q.quote for q in agreement.evidence)

@@ -1,0 +1,334 @@
+"""Many documents at once: bounded concurrency, rate limits, one outcome per document.
+
+:func:`aextract_many` (async generator) and :func:`extract_many` (its synchronous twin) take
+strings, bytes, :class:`~pactx.documents.Document` objects, ``(id, text)`` pairs or
+:class:`~pactx.documents.InputFailure` items and yield exactly one :class:`Outcome` per input,
+in completion order (or input order with ``ordered=True``). A document that fails becomes an
+outcome with a typed :class:`FailureInfo`; nothing is dropped and nothing stops the batch.
+
+At most ``concurrency`` documents are in flight (the embedded model serializes its calls, so
+it runs one at a time). ``requests_per_minute`` and ``tokens_per_minute`` put every model
+call, re-asks and chunks included, through async token buckets: a call reserves its
+estimated tokens (prompt characters / 4 plus a quarter of ``max_tokens``) before it goes,
+and the reservation is corrected from the usage the server reports. Cached results pass
+without touching the limits.
+
+>>> for outcome in extract_many(["Mali and Niger signed a pact.", ""], base_url=url):
+...     print(outcome.id, outcome.ok, outcome.error)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pactx.cache import ResultCache
+from pactx.documents import Document, InputFailure, as_document
+from pactx.extraction import Extractor, use_call_gate
+from pactx.redaction import redact
+from pactx.schema import ExtractionResult
+
+__all__ = [
+    "Outcome",
+    "FailureInfo",
+    "TokenBucket",
+    "RateGate",
+    "extract_many",
+    "aextract_many",
+    "EMBEDDED_PROVIDER",
+]
+
+EMBEDDED_PROVIDER = "llama-cpp"
+Item = str | bytes | Document | InputFailure | tuple[str, str | bytes]
+"""One batch input."""
+Docs = Iterable[Item] | AsyncIterable[Item]
+
+
+@dataclass(frozen=True)
+class FailureInfo:
+    """Why a document failed: the exception class name and its (redacted) message."""
+
+    type: str
+    message: str
+
+
+@dataclass(frozen=True, repr=False)
+class Outcome:
+    """The outcome of one document: a result (``ok``) or a typed error."""
+
+    id: str
+    ok: bool
+    result: ExtractionResult | None = None
+    error: FailureInfo | None = None
+    source: str | None = None
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio reprs finished tasks (and so their outcome) on every step
+        # of extract_many's event loop, and a full result takes a millisecond to print.
+        if self.result is not None:
+            return f"Outcome(id={self.id!r}, ok=True, agreements={len(self.result.agreements)})"
+        return f"Outcome(id={self.id!r}, ok={self.ok}, error={self.error!r})"
+
+    @classmethod
+    def failure(cls, doc_id: str, kind: str, message: str, source: str | None = None) -> Outcome:
+        """A failed outcome; the message is redacted."""
+        return cls(doc_id, False, None, FailureInfo(kind, redact(message)), source)
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON line ``pactx extract`` writes: ``{"id", "source", "result" | "error"}``."""
+        record: dict[str, Any] = {"id": self.id, "source": self.source}
+        if self.result is not None:
+            record["result"] = self.result.model_dump(mode="json")
+        if self.error is not None:
+            record["error"] = {"type": self.error.type, "message": self.error.message}
+        return record
+
+
+class TokenBucket:
+    """An async token bucket: ``per_minute`` tokens refill evenly, up to ``capacity``.
+
+    :meth:`acquire` waits (first come, first served) until the amount is available; an
+    amount larger than the capacity waits for a full bucket and leaves it in debt.
+    :meth:`adjust` charges (or refunds, when negative) a correction afterwards.
+    """
+
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        capacity: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        if per_minute <= 0:
+            raise ValueError("a rate limit must be positive")
+        self.rate = per_minute / 60.0
+        self.capacity = float(capacity if capacity is not None else per_minute)
+        self._clock, self._sleep = clock, sleep
+        self._tokens = self.capacity
+        self._updated = clock()
+        self._lock = asyncio.Lock()
+
+    @property
+    def available(self) -> float:
+        """Tokens available now (negative when in debt)."""
+        self._refill()
+        return self._tokens
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        self._updated = now
+
+    async def acquire(self, amount: float = 1.0) -> None:
+        """Wait until ``amount`` tokens are available and take them."""
+        async with self._lock:
+            needed = min(amount, self.capacity)
+            self._refill()
+            while self._tokens < needed:
+                await self._sleep((needed - self._tokens) / self.rate)
+                self._refill()
+            self._tokens -= amount
+
+    def adjust(self, delta: float) -> None:
+        """Take ``delta`` more tokens (give back when negative), never above capacity."""
+        self._refill()
+        self._tokens = min(self.capacity, self._tokens - delta)
+
+
+def estimate_tokens(request: dict[str, Any]) -> int:
+    """Tokens a chat request is expected to use: prompt characters / 4 + max_tokens / 4."""
+    chars = sum(len(str(m.get("content") or "")) for m in request.get("messages", []))
+    return math.ceil(chars / 4) + int(request.get("max_tokens") or 0) // 4
+
+
+class RateGate:
+    """Requests-per-minute and tokens-per-minute limits on every model call (a ``CallGate``)."""
+
+    def __init__(self, requests_per_minute: float | None = None, tokens_per_minute: float | None = None) -> None:
+        self.requests = TokenBucket(requests_per_minute) if requests_per_minute else None
+        self.tokens = TokenBucket(tokens_per_minute) if tokens_per_minute else None
+
+    async def admit(self, request: dict[str, Any]) -> float:
+        if self.requests is not None:
+            await self.requests.acquire(1)
+        if self.tokens is None:
+            return 0.0
+        reserved = float(estimate_tokens(request))
+        await self.tokens.acquire(reserved)
+        return reserved
+
+    def settle(self, reserved: float, used: int | None) -> None:
+        if self.tokens is not None and used is not None:
+            self.tokens.adjust(used - reserved)
+
+
+def _make_extractor(
+    extractor: Extractor | None, cache: ResultCache | str | Path | bool | None, options: dict[str, Any]
+) -> tuple[Extractor, bool]:
+    """The extractor to use and whether this batch created it (and so closes it)."""
+    if extractor is None:
+        return Extractor(cache=cache, **options), True
+    if options or cache is not None:
+        raise TypeError("give either an extractor or extractor options (cache included), not both")
+    return extractor, False
+
+
+async def _outcome(extractor: Extractor, item: Document | InputFailure, gate: RateGate | None) -> Outcome:
+    """Extract one document; never raises (except cancellation)."""
+    if isinstance(item, InputFailure):
+        return Outcome.failure(item.id, "InputError", item.error, item.source)
+    use_call_gate(gate)  # this task's context only
+    try:
+        result = await extractor.aextract(item.text, source_id=item.id)
+    except Exception as exc:  # every failure becomes an outcome
+        return Outcome.failure(item.id, type(exc).__name__, str(exc), item.source)
+    return Outcome(item.id, True, result, None, item.source)
+
+
+async def _items(docs: Docs) -> AsyncGenerator[Document | InputFailure, None]:
+    if isinstance(docs, AsyncIterable):
+        async for raw in docs:
+            yield as_document(raw)
+    else:
+        for raw in docs:
+            yield as_document(raw)
+
+
+async def _run(
+    extractor: Extractor, docs: Docs, *, concurrency: int, gate: RateGate | None, ordered: bool
+) -> AsyncGenerator[Outcome, None]:
+    """The batch loop: keep up to ``limit`` documents in flight, yield outcomes as they land."""
+    limit = 1 if extractor.backend.provider == EMBEDDED_PROVIDER else concurrency
+    window = 4 * limit  # ordered mode: at most this many outcomes started but not yet yielded
+    done: asyncio.Queue[tuple[int, Outcome]] = asyncio.Queue()
+    held: dict[int, Outcome] = {}
+    tasks: set[asyncio.Task[None]] = set()
+    source = _items(docs)
+    started = received = yielded = 0
+    exhausted = False
+
+    async def work(index: int, item: Document | InputFailure) -> None:
+        done.put_nowait((index, await _outcome(extractor, item, gate)))
+
+    try:
+        while True:
+            while not exhausted and started - received < limit and (not ordered or started - yielded < window):
+                try:
+                    item = await source.__anext__()
+                except StopAsyncIteration:
+                    exhausted = True
+                    break
+                task = asyncio.create_task(work(started, item))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                started += 1
+            if exhausted and received == started:
+                return
+            index, outcome = await done.get()
+            received += 1
+            held[index] = outcome
+            while held:
+                key = yielded if ordered else next(iter(held))
+                if key not in held:
+                    break
+                yielded += 1
+                yield held.pop(key)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await source.aclose()
+
+
+async def aextract_many(
+    docs: Docs,
+    *,
+    extractor: Extractor | None = None,
+    concurrency: int = 8,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    cache: ResultCache | str | Path | bool | None = None,
+    ordered: bool = False,
+    **extractor_options: Any,
+) -> AsyncGenerator[Outcome, None]:
+    """Extract many documents concurrently; yield one :class:`Outcome` per input.
+
+    ``docs`` holds strings (id: :func:`pactx.documents.text_id`), bytes, ``Document`` objects,
+    ``(id, text)`` pairs or ``InputFailure`` items, as a sync or async iterable (consumed
+    lazily). Without ``extractor``, one is built from ``extractor_options`` and ``cache`` (and
+    closed at the end); giving both an extractor and options is a ``TypeError``.
+    """
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
+    engine, owned = _make_extractor(extractor, cache, extractor_options)
+    gate = RateGate(requests_per_minute, tokens_per_minute) if requests_per_minute or tokens_per_minute else None
+    try:
+        async for outcome in _run(engine, docs, concurrency=concurrency, gate=gate, ordered=ordered):
+            yield outcome
+    finally:
+        if owned:
+            await engine.aclose()
+            engine.close()
+
+
+def extract_many(
+    docs: Iterable[Item],
+    *,
+    extractor: Extractor | None = None,
+    concurrency: int = 8,
+    requests_per_minute: float | None = None,
+    tokens_per_minute: float | None = None,
+    cache: ResultCache | str | Path | bool | None = None,
+    ordered: bool = False,
+    **extractor_options: Any,
+) -> Generator[Outcome, None, None]:
+    """Synchronous :func:`aextract_many`: a generator driving its own event loop.
+
+    Stopping early (``break``) or Ctrl-C cancels the documents in flight; outcomes already
+    yielded are final. Call :func:`aextract_many` instead from a running event loop.
+    """
+    if _loop_running():
+        raise RuntimeError("extract_many cannot run inside an event loop; use aextract_many there")
+    engine, owned = _make_extractor(extractor, cache, extractor_options)
+    outcomes = aextract_many(
+        docs,
+        extractor=engine,
+        concurrency=concurrency,
+        requests_per_minute=requests_per_minute,
+        tokens_per_minute=tokens_per_minute,
+        ordered=ordered,
+    )
+    runner = asyncio.Runner()
+    try:
+        while True:
+            try:
+                outcome = runner.run(_next(outcomes))
+            except StopAsyncIteration:
+                return
+            yield outcome
+    finally:
+        try:
+            runner.run(outcomes.aclose())
+            runner.run(engine.aclose())  # the client bound to this loop dies with it
+        finally:
+            runner.close()
+            if owned:
+                engine.close()
+
+
+async def _next(outcomes: AsyncIterator[Outcome]) -> Outcome:
+    return await outcomes.__anext__()
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

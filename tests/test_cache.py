@@ -1,0 +1,163 @@
+"""The on-disk result cache: keys, hits with zero model calls, no cached errors, concurrency, CLI."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from pactx import ExtractionResult, ExtractionValidationError, Extractor, RunMetadata
+from pactx.cache import ResultCache, cache_key, default_cache_path
+from pactx.cli import app
+from pactx.testserver import FakeOpenAIServer
+from pactx.transport import RetryPolicy
+
+TEXT = "Mali, Niger and Burkina Faso signed a mutual defense pact in Niamey."
+FAST = RetryPolicy(max_retries=1, initial_wait=0.01, max_wait=0.02, jitter=0.0)
+KEY_PARTS: dict[str, Any] = {
+    "model": "m",
+    "provider": "openai-compatible",
+    "prompt_hash": "p" * 64,
+    "schema_hash": "s" * 64,
+    "params": {"temperature": 0.0, "seed": 0, "max_tokens": 1024},
+    "text": TEXT,
+}
+
+
+def _result(source_id: str = "x") -> ExtractionResult:
+    meta = RunMetadata(source_id=source_id, model="m", provider="p", prompt_version="v", prompt_hash="h",
+                       schema_hash="s", pactx_version="0")
+    return ExtractionResult(agreements=[], metadata=meta)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model": "other"},
+        {"provider": "llama-cpp"},
+        {"prompt_hash": "q" * 64},
+        {"schema_hash": "t" * 64},
+        {"params": {"temperature": 0.7, "seed": 0, "max_tokens": 1024}},
+        {"params": {"temperature": 0.0, "seed": 1, "max_tokens": 1024}},
+        {"text": TEXT + " "},
+    ],
+)
+def test_every_key_part_changes_the_key(change: dict[str, Any]) -> None:
+    assert cache_key(**{**KEY_PARTS, **change}) != cache_key(**KEY_PARTS)
+    assert cache_key(**KEY_PARTS) == cache_key(**dict(KEY_PARTS))
+
+
+def test_store_load_clear_and_info(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "sub" / "r.sqlite3")
+    assert cache.get("k") is None
+    cache.put("k", _result())
+    again = ResultCache(cache.path)  # persistent: a new handle sees it
+    assert again.get("k") == _result()
+    assert again.info().entries == 1 and again.info().size_bytes > 0
+    with sqlite3.connect(cache.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert again.clear() == 1 and cache.get("k") is None
+    cache.close()
+    again.close()
+
+
+def test_default_location_follows_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PACTX_CACHE_DIR", str(tmp_path))
+    assert default_cache_path() == tmp_path / "results.sqlite3"
+    monkeypatch.delenv("PACTX_CACHE_DIR")
+    assert default_cache_path() == Path.home() / ".cache" / "pactx" / "results.sqlite3"
+
+
+def test_a_hit_makes_no_model_call_and_is_marked(tmp_path: Path) -> None:
+    with FakeOpenAIServer() as server:
+        extractor = Extractor(base_url=server.url, model="m", retry=FAST, cache=tmp_path / "c.sqlite3")
+        first = extractor.extract(TEXT, source_id="a")
+        assert server.completions == 1 and not first.metadata.cached
+        second = extractor.extract(TEXT, source_id="b")
+        assert server.completions == 1  # zero model calls
+        assert second.metadata.cached and second.metadata.source_id == "b"
+        assert second.agreements == first.agreements
+        assert extractor.cached(TEXT, source_id="c") is not None
+        assert extractor.cached(TEXT + " More.", source_id="c") is None
+        other = Extractor(base_url=server.url, model="m", retry=FAST, cache=tmp_path / "c.sqlite3", seed=7)
+        other.extract(TEXT)  # other generation parameters: a miss
+        assert server.completions == 2
+
+
+async def test_async_extraction_uses_the_cache(tmp_path: Path) -> None:
+    with FakeOpenAIServer() as server:
+        extractor = Extractor(base_url=server.url, model="m", retry=FAST, cache=tmp_path / "c.sqlite3")
+        await extractor.aextract(TEXT)
+        hit = await extractor.aextract(TEXT)
+        assert hit.metadata.cached and server.completions == 1
+
+
+def test_errors_are_never_cached(tmp_path: Path) -> None:
+    def ungrounded(request: dict[str, Any]) -> dict[str, Any]:
+        return {"agreements": [{"evidence": [{"quote": "nothing like this"}], "parties": [{"name": "Chad"}],
+                                "agreement_type": "defense_pact", "status": "signed"}]}
+
+    with FakeOpenAIServer(ungrounded) as server:
+        cache = ResultCache(tmp_path / "c.sqlite3")
+        extractor = Extractor(base_url=server.url, model="m", retry=FAST, cache=cache, max_reasks=0)
+        for _ in range(2):
+            with pytest.raises(ExtractionValidationError):
+                extractor.extract(TEXT)
+        assert server.completions == 2 and cache.info().entries == 0
+
+
+def test_threads_share_one_cache(tmp_path: Path) -> None:
+    cache = ResultCache(tmp_path / "c.sqlite3")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda i: cache.put(f"k{i}", _result(f"s{i}")), range(200)))
+        found = list(pool.map(lambda i: cache.get(f"k{i}"), range(200)))
+    assert all(r is not None and r.metadata.source_id == f"s{i}" for i, r in enumerate(found))
+    assert cache.info().entries == 200
+    cache.close()
+
+
+def _write_many(path: str, worker: int) -> None:
+    cache = ResultCache(path)
+    for i in range(50):
+        cache.put(f"w{worker}-{i}", _result(f"w{worker}-{i}"))
+        cache.get(f"w{worker}-{max(i - 1, 0)}")
+    cache.close()
+
+
+def test_processes_share_one_cache(tmp_path: Path) -> None:
+    path = str(tmp_path / "c.sqlite3")
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_write_many, args=(path, w)) for w in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    assert ResultCache(path).info().entries == 150
+
+
+def test_cli_caches_by_default_and_no_cache_bypasses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PACTX_CACHE_DIR", str(tmp_path / "cache"))
+    source = tmp_path / "docs.txt"
+    source.write_text("Mali and Niger signed a defense pact.\nJapan and Australia signed a defence treaty.\n")
+    runner = CliRunner()
+    with FakeOpenAIServer() as server:
+        monkeypatch.setenv("PACTX_BASE_URL", server.url)
+        monkeypatch.setenv("PACTX_MODEL", "m")
+        args = ["extract", str(source), "--lines", "-o", str(tmp_path / "out.jsonl")]
+        assert runner.invoke(app, args).exit_code == 0 and server.completions == 2
+        assert runner.invoke(app, args).exit_code == 0 and server.completions == 2  # all cached
+        rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+        assert len(rows) == 2 and all(r["result"]["metadata"]["cached"] for r in rows)
+        assert runner.invoke(app, [*args, "--no-cache"]).exit_code == 0 and server.completions == 4
+    info = runner.invoke(app, ["cache", "info"])
+    assert info.exit_code == 0 and "results" in info.output and "2" in info.output
+    cleared = runner.invoke(app, ["cache", "clear"])
+    assert cleared.exit_code == 0 and "removed 2" in cleared.output
+    assert ResultCache().info().entries == 0
