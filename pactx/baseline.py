@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from pactx.grounding import INSTRUCTION
 from pactx.cues import AGREEMENT_NOUN, DEFENSE, STATUS_CUES, TYPE_CUES
 from pactx.parties import find_mentions
 from pactx.schema import (
@@ -55,8 +56,8 @@ def _type(sentence: str) -> AgreementType:
 def baseline_agreements(text: str) -> list[SecurityAgreement]:
     """Agreements found by rules: the first sentence with an agreement cue and two parties."""
     for offset, sentence in _sentences(text):
-        if not AGREEMENT_NOUN.search(sentence):
-            continue
+        if not AGREEMENT_NOUN.search(sentence) or INSTRUCTION.search(sentence):
+            continue  # no agreement word, or words addressed to a model (prompt injection)
         mentions = find_mentions(sentence)
         parties: dict[str, Party] = {}
         for mention in mentions:

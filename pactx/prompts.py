@@ -8,15 +8,40 @@ with a ``{text}`` slot. The SHA-256 of the file's bytes is recorded with every r
 from __future__ import annotations
 
 import hashlib
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Prompt", "DEFAULT_PROMPT", "load_prompt", "prompt_dirs", "fenced_document"]
+__all__ = [
+    "Prompt",
+    "DEFAULT_PROMPT",
+    "load_prompt",
+    "prompt_dirs",
+    "fenced_document",
+    "escape_document",
+    "unescape_document",
+]
 
 DEFAULT_PROMPT = "extract_v1"
 OPEN_FENCE, CLOSE_FENCE = "<document>\n", "\n</document>"
+
+# Any closing tag a reader could take for the fence's end (``</document>``, ``</DOCUMENT >``,
+# ``< /document attr>``) gets one space after its slash; unescaping takes exactly one away, so
+# the round trip is exact even for a text that already held ``</ document>``.
+_CLOSE_TAG = re.compile(r"<(\s*)/(\s*document\b[^>]*>)", re.IGNORECASE)
+_ESCAPED_CLOSE_TAG = re.compile(r"<(\s*)/ (\s*document\b[^>]*>)", re.IGNORECASE)
+
+
+def escape_document(text: str) -> str:
+    """``text`` with every closing ``document`` tag defused, so it cannot end the fence."""
+    return _CLOSE_TAG.sub(r"<\1/ \2", text)
+
+
+def unescape_document(text: str) -> str:
+    """The inverse of :func:`escape_document`."""
+    return _ESCAPED_CLOSE_TAG.sub(r"<\1/\2", text)
 
 
 def fenced_document(messages: list[dict[str, Any]]) -> str | None:
@@ -27,7 +52,7 @@ def fenced_document(messages: list[dict[str, Any]]) -> str | None:
             start = content.find(OPEN_FENCE)
             end = content.rfind(CLOSE_FENCE)
             if start >= 0 and end > start:
-                return content[start + len(OPEN_FENCE) : end].replace("</ document>", "</document>")
+                return unescape_document(content[start + len(OPEN_FENCE) : end])
     return None
 
 
@@ -55,7 +80,7 @@ class Prompt:
 
     def messages(self, text: str) -> list[dict[str, str]]:
         """Chat messages for one document; the document is fenced, never interpreted."""
-        fenced = text.replace("</document>", "</ document>")
+        fenced = escape_document(text)
         return [
             {"role": "system", "content": self.system},
             {"role": "user", "content": self.user.replace("{text}", fenced)},

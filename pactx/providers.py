@@ -28,7 +28,7 @@ from openai.types.chat import ChatCompletion
 
 from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
-from pactx.grounding import sentences
+from pactx.grounding import instruction_sentences, sentences
 from pactx.parties import find_mentions
 from pactx.prompts import fenced_document
 from pactx.redaction import redact, register_secret
@@ -397,11 +397,21 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
 
     Evidence quotes may only be whole sentences of the document, and party names only the
     state and organization names it mentions (when it mentions any). A small model then
-    cannot paraphrase a quote or invent a party: grounding holds by construction.
+    cannot paraphrase a quote or invent a party: grounding holds by construction. Sentences
+    that address a model (prompt injection, :func:`pactx.grounding.instruction_sentences`)
+    and the names in them are left out of the choices.
     """
-    quotes = list(dict.fromkeys(s.text for s in sentences(document)))
-    names = list(dict.fromkeys(m.surface for m in find_mentions(document)))
+    injected = instruction_sentences(document)
+
+    def clean(start: int, end: int) -> bool:
+        return not any(start < s.end and s.start < end for s in injected)
+
+    quotes = list(dict.fromkeys(s.text for s in sentences(document) if clean(s.start, s.end)))
+    names = list(dict.fromkeys(m.surface for m in find_mentions(document) if clean(m.start, m.end)))
     constrained = grammar_schema(schema)
+    root = constrained.get("properties", {}).get("agreements")
+    if injected and not quotes and isinstance(root, dict):
+        root["maxItems"] = 0  # every sentence is an instruction to the model: nothing to quote
     for definition in constrained.get("$defs", {}).values():
         properties = definition.get("properties", {})
         if "quote" in properties and quotes:
@@ -417,6 +427,13 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     return constrained
 
 
+def _without_instructions(document: str) -> str:
+    """``document`` with its sentences that address a model blanked out."""
+    for span in reversed(instruction_sentences(document)):
+        document = document[: span.start] + " " * (span.end - span.start) + document[span.end :]
+    return document
+
+
 def _narrow_enum(definition: Any, allowed: list[str]) -> None:
     if isinstance(definition, dict) and "enum" in definition:
         definition["enum"] = [v for v in definition["enum"] if v in allowed] or definition["enum"]
@@ -429,6 +446,7 @@ def choice_constraints(schema: dict[str, Any], document: str) -> dict[str, Any]:
     ``agreement_type`` may only take values the text has a cue for; an ATOP obligation only
     when its cue is present. Applied to an already grammar-ready schema, in place.
     """
+    document = _without_instructions(document)  # injected wording cues nothing
     root = schema.get("properties", {}).get("agreements")
     if isinstance(root, dict) and not mentions_agreement(document):
         root["maxItems"] = 0

@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pactx.grounding import SourceText, normalize, sentences
+from pactx.grounding import SourceText, Span, normalize, sentences
 
 
 def test_quote_found_with_exact_offsets() -> None:
@@ -66,3 +66,10 @@ def test_any_substring_is_found_and_maps_back(text: str, data: st.DataObject) ->
     assert normalize(text[span.start : span.end]) == normalize(needle) or normalize(
         text[span.start : span.end], strip_accents=True
     ) == normalize(needle, strip_accents=True)
+
+
+def test_a_match_never_splits_a_character_that_normalizes_to_several() -> None:
+    source = SourceText("Article 5 covers ¼ of the fleet; annex 1 lists it.")
+    span = source.find("1")
+    assert span is not None and span.text == "1" and source.text[span.start - 6 : span.start] == "annex "
+    assert SourceText("Die Straße nach Kyïv").find("strasse nach kyiv") == Span(4, 20, "Straße nach Kyïv")
