@@ -87,6 +87,39 @@ def _prepared_response_model(model: type[GroundedAgreementList]) -> type[Grounde
 RESPONSE_MODEL = _prepared_response_model(GroundedAgreementList)
 
 
+def _skip_repeated_async_validator_walk(model: type[BaseModel]) -> None:
+    """Let instructor check ``model`` for async validators once, not on every call.
+
+    instructor (1.1x, v2 core) walks every class of the response model on each request to
+    refuse async validators, about 1 ms a call, the largest single cost of a batch request.
+    pactx's response model is fixed and has none; after one real check, the walk is skipped
+    for that model only. Other response models, and instructor versions without this hook,
+    are untouched.
+    """
+    try:
+        from instructor.v2.core import patch
+        from instructor.v2.validation import async_validators
+    except ImportError:  # an instructor without the v2 core
+        return
+    name = "reject_async_validators"
+    original = getattr(async_validators, name, None)
+    if original is None or hasattr(original, "__pactx_checked__"):
+        return
+    original(model)  # raises now, at import, if the model ever gains an async validator
+
+    def reject_async_validators(response_model: Any) -> None:
+        if response_model is not model:
+            original(response_model)
+
+    reject_async_validators.__pactx_checked__ = model  # type: ignore[attr-defined]
+    for module in (async_validators, patch):  # patch.py imported the function by name
+        if getattr(module, name, None) is original:
+            setattr(module, name, reject_async_validators)
+
+
+_skip_repeated_async_validator_walk(RESPONSE_MODEL)
+
+
 class _DataContext(dict[str, Any]):
     """The validation context, reporting itself false so instructor does not template the messages.
 

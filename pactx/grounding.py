@@ -95,19 +95,28 @@ class SourceText:
         return any(span.start < s.end and s.start < span.end for s in self.instructions)
 
     def _build(self, *, strip_accents: bool) -> tuple[str, list[int]]:
-        chars: list[str] = []
+        pieces: list[str] = []
         origin: list[int] = []
-        for index, char in enumerate(self.text):
-            if char.isspace():
-                if chars and chars[-1] != " ":
-                    chars.append(" ")
-                    origin.append(index)
-                continue
-            piece = _fold_char(_strip_marks(char) if strip_accents else char)
-            for folded in piece:
-                chars.append(folded)
-                origin.append(index)
-        return "".join(chars), origin
+        last = ""  # the view's last character so far
+        for run in _RUNS.finditer(self.text):
+            start, text = run.start(), run.group()
+            if text[0].isspace():
+                if last and last != " ":
+                    pieces.append(" ")
+                    origin.append(start)
+                    last = " "
+            elif text.isascii():  # fast path: for ASCII, folding is lower-casing
+                pieces.append(text.lower())
+                origin.extend(range(start, run.end()))
+                last = pieces[-1][-1]
+            else:
+                for index, char in enumerate(text, start):
+                    piece = _fold_char(_strip_marks(char) if strip_accents else char)
+                    if piece:
+                        pieces.append(piece)
+                        origin.extend([index] * len(piece))
+                        last = piece[-1]
+        return "".join(pieces), origin
 
     def find(self, needle: str, *, whole_word: bool = False) -> Span | None:
         """Locate ``needle`` in the text, ignoring case, white space and typography.
@@ -155,6 +164,7 @@ class SourceText:
         )
 
 
+_RUNS = re.compile(r"\s+|\S+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9\u00c0-\u024f])")
 
 

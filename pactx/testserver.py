@@ -240,6 +240,7 @@ class FakeOpenAIServer:
                     self._send(404, b'{"error": {"message": "not found"}}')
 
             def do_POST(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length", "0"))
                 raw = self.rfile.read(length)
                 if not self._authorized():
@@ -253,8 +254,12 @@ class FakeOpenAIServer:
                 fault = server.faults.next()
                 with server._lock:
                     server.fault_log.append(fault)
-                if server.latency:
-                    time.sleep(server.latency)
+                # The answer is made first, then sent ``latency`` seconds after the request
+                # arrived: the server's own work is part of its latency, not added to it.
+                body = json.dumps(server.completion(request)).encode() if fault in ("ok", "slow") else b""
+                remaining = server.latency - (time.monotonic() - arrived)
+                if remaining > 0:
+                    time.sleep(remaining)
                 if fault == "429":
                     retry_after = {"Retry-After": str(server.faults.retry_after)}
                     self._send(429, b'{"error": {"message": "rate limited"}}', retry_after)
@@ -267,9 +272,9 @@ class FakeOpenAIServer:
                     self.connection.close()
                 elif fault == "slow":
                     time.sleep(server.faults.slow_seconds)
-                    self._send(200, json.dumps(server.completion(request)).encode())
+                    self._send(200, body)
                 else:
-                    self._send(200, json.dumps(server.completion(request)).encode())
+                    self._send(200, body)
 
         return Handler
 
@@ -280,7 +285,7 @@ def main(argv: list[str] | None = None) -> None:
     Prints the base URL on the first line of stdout, for scripts that start it as a process.
     """
     parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds from a request's arrival to its answer")
     parser.add_argument("--model", default="fake-model")
     args = parser.parse_args(argv)
     server = FakeOpenAIServer(model=args.model, latency=args.latency)
