@@ -1,0 +1,283 @@
+"""pactx benchmarks against the loopback OpenAI-compatible server: ``python3 benchmarks/run.py``.
+
+Every figure is a ratio measured within this one run, so it compares across machines:
+
+* throughput of :func:`pactx.extract_many` at several concurrencies with a fixed server
+  latency, as a fraction of the ideal (concurrency / latency);
+* pactx's own overhead per document over a bare ``openai`` call making the same request to
+  the same zero-latency server;
+* a rerun of a batch from the result cache (zero model calls) against the first run;
+* with ``--embedded``: documents per minute and tokens per second of the embedded model.
+
+The server runs in its own process, so it does not share the client's interpreter lock.
+Results go to stdout and to ``benchmarks/results.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # benchmark this checkout, whatever is installed
+
+import httpx  # noqa: E402
+import openai  # noqa: E402
+
+from pactx import Extractor, extract_many  # noqa: E402
+from pactx.extraction import RESPONSE_MODEL  # noqa: E402
+
+SEEDS = ROOT.parent / "shared" / "seeds"
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    name: str
+    result: str
+    target: str = ""
+    passed: bool | None = None
+
+    def markdown(self) -> str:
+        mark = {True: "yes", False: "**no**", None: ""}[self.passed]
+        return f"| {self.name} | {self.result} | {self.target} | {mark} |"
+
+
+def seed_documents(count: int) -> list[tuple[str, str]]:
+    """``count`` distinct documents made from the seed lines."""
+    texts = (path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt")))
+    lines = [line for text in texts for line in text.splitlines() if line.strip()]
+    if not lines:
+        sys.exit(f"no seed documents found in {SEEDS}")
+    return [(f"doc-{i}", f"{lines[i % len(lines)]} (Report {i}.)") for i in range(count)]
+
+
+@contextlib.contextmanager
+def loopback_server(latency: float) -> Iterator[str]:
+    """Start ``python -m pactx.testserver`` in its own process; yield its base URL."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "pactx.testserver", "--latency", str(latency)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def throughput(concurrencies: list[int], latency: float, rounds: int = 40) -> list[Row]:
+    """Documents per second at each concurrency, as a fraction of concurrency / latency.
+
+    Each batch holds ``rounds`` × concurrency documents (8 s at the ideal rate with the
+    defaults), so the sustained rate of a long batch is measured: the first wave, whose
+    answers all land at once, and the last, half-empty one weigh one round in forty.
+    """
+    rows = []
+    with loopback_server(latency) as url:
+        extractor = Extractor(base_url=url, model="bench")
+        for concurrency in concurrencies:
+            warm = seed_documents(concurrency)
+            list(extract_many(warm, extractor=extractor, concurrency=concurrency))
+            docs = seed_documents(rounds * concurrency)
+            started = time.perf_counter()
+            outcomes = list(extract_many(docs, extractor=extractor, concurrency=concurrency))
+            elapsed = time.perf_counter() - started
+            assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok][:2]
+            rate, ideal = len(docs) / elapsed, concurrency / latency
+            target = "≥ 0.9" if concurrency == 32 else ""
+            rows.append(
+                Row(
+                    f"throughput, concurrency {concurrency}, {latency * 1000:.0f} ms latency",
+                    f"{rate:.1f} docs/s = **{rate / ideal:.2f}** of ideal ({ideal:.0f}/s)",
+                    target,
+                    rate / ideal >= 0.9 if target else None,
+                )
+            )
+    return rows
+
+
+def _bare_request(extractor: Extractor, text: str) -> dict[str, object]:
+    """The request pactx sends for ``text`` (json_schema mode), for a bare openai call."""
+    params = extractor.backend.generation_params()
+    return {
+        "model": extractor.backend.model,
+        "messages": extractor.prompt.messages(text),
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": RESPONSE_MODEL.__name__, "schema": RESPONSE_MODEL.model_json_schema()},
+        },
+        "temperature": params["temperature"],
+        "max_tokens": params["max_tokens"],
+        "seed": params["seed"],
+    }
+
+
+def overhead(docs_per_round: int = 60, rounds: int = 5) -> list[Row]:
+    """Milliseconds per document pactx adds to a bare openai call (same request, same HTTP stack).
+
+    Both arms run in alternating rounds; each arm's best round counts (as ``timeit`` does), so
+    other load on the machine inflates neither.
+    """
+    docs = seed_documents(docs_per_round)
+    with loopback_server(0.0) as url:
+        extractor = Extractor(base_url=url, model="bench", mode="json_schema")
+        bare = openai.OpenAI(base_url=url, api_key="bench", max_retries=0, http_client=httpx.Client())
+        abare = openai.AsyncOpenAI(base_url=url, api_key="bench", max_retries=0, http_client=httpx.AsyncClient())
+        requests = [_bare_request(extractor, text) for _, text in docs]
+
+        def sync_pair() -> tuple[float, float]:
+            started = time.perf_counter()
+            for request in requests:
+                bare.chat.completions.create(**request)  # type: ignore[call-overload]
+            middle = time.perf_counter()
+            for _, text in docs:
+                extractor.extract(text)
+            return middle - started, time.perf_counter() - middle
+
+        async def async_pair() -> tuple[float, float]:
+            started = time.perf_counter()
+            for request in requests:
+                await abare.chat.completions.create(**request)  # type: ignore[call-overload]
+            middle = time.perf_counter()
+            for _, text in docs:
+                await extractor.aextract(text)
+            return middle - started, time.perf_counter() - middle
+
+        async def async_rounds() -> list[tuple[float, float]]:
+            await async_pair()  # warm-up
+            pairs = [await async_pair() for _ in range(rounds)]
+            await abare.close()
+            await extractor.aclose()
+            return pairs
+
+        sync_pair()  # warm-up
+        sync = [sync_pair() for _ in range(rounds)]
+        asynchronous = asyncio.run(async_rounds())
+    rows = []
+    for label, pairs in (("sync `extract`", sync), ("async `aextract`", asynchronous)):
+        bare_ms = min(theirs for theirs, _ in pairs) / docs_per_round * 1000
+        extra = min(mine for _, mine in pairs) / docs_per_round * 1000 - bare_ms
+        rows.append(
+            Row(
+                f"pactx overhead per document, {label}",
+                f"**{extra:.2f} ms** over a bare openai call ({bare_ms:.2f} ms)",
+                "< 5 ms",
+                extra < 5,
+            )
+        )
+    return rows
+
+
+def cache_rerun(count: int = 200, latency: float = 0.2, concurrency: int = 32) -> list[Row]:
+    """The same batch twice with a fresh cache: the rerun makes no model call."""
+    docs = seed_documents(count)
+    with tempfile.TemporaryDirectory() as folder, loopback_server(latency) as url:
+        extractor = Extractor(base_url=url, model="bench", cache=Path(folder) / "results.sqlite3")
+        started = time.perf_counter()
+        first = list(extract_many(docs, extractor=extractor, concurrency=concurrency))
+        middle = time.perf_counter()
+        second = list(extract_many(docs, extractor=extractor, concurrency=concurrency))
+        elapsed = time.perf_counter() - middle
+        extractor.close()
+    assert all(o.ok and not o.result.metadata.cached for o in first)  # type: ignore[union-attr]
+    hits = sum(bool(o.result and o.result.metadata.cached) for o in second)
+    speedup = (middle - started) / elapsed
+    return [
+        Row(
+            f"rerun of {count} documents from the cache",
+            f"{hits}/{count} cached (0 model calls), **{speedup:.0f}×** faster ({elapsed * 1000:.0f} ms)",
+            "≥ 50×, 0 calls",
+            speedup >= 50 and hits == count,
+        )
+    ]
+
+
+def embedded(count: int = 4) -> list[Row]:
+    """The in-process model on a few seed lines: documents per minute, tokens per second."""
+    docs = [(i, text) for i, (_, text) in enumerate(seed_documents(count))]
+    extractor = Extractor()  # no endpoint: the embedded default model
+    extractor.extract(docs[0][1][:200])  # load the model
+    started = time.perf_counter()
+    outcomes = list(extract_many([(str(i), t) for i, t in docs], extractor=extractor))
+    elapsed = time.perf_counter() - started
+    results = [o.result for o in outcomes if o.result is not None]
+    generated = sum(r.metadata.usage.completion_tokens for r in results)
+    total = sum(r.metadata.usage.total_tokens for r in results)
+    return [
+        Row(
+            f"embedded {extractor.backend.model}, {count} seed documents",
+            f"**{count / elapsed * 60:.1f} docs/min**, {generated / elapsed:.1f} generated tokens/s "
+            f"({total / elapsed:.0f} tokens/s with the prompt); {len(results)}/{count} valid",
+        )
+    ]
+
+
+def header(command: str) -> str:
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        "# pactx benchmarks\n\n"
+        f"`{command}` on {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}, load average at start {load}. "
+        "The loopback server runs in its own process; every figure is a ratio measured in this run.\n\n"
+        "| benchmark | result | target | met |\n|---|---|---|---|"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedded", action="store_true", help="also benchmark the embedded model (slow)")
+    parser.add_argument("--concurrency", default="1,8,32,128", help="comma-separated concurrencies")
+    parser.add_argument("--latency", type=float, default=0.2, help="server latency for throughput, seconds")
+    parser.add_argument("--rounds", type=int, default=40, help="batch length for throughput, in latency rounds")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
+    parser.add_argument("--no-readme", action="store_true", help="leave the table in README.md as it is")
+    args = parser.parse_args(argv)
+    command = "python3 benchmarks/run.py" + (" --embedded" if args.embedded else "")
+    lines = [header(command)]
+    print(lines[0], flush=True)
+    sections = [
+        lambda: throughput([int(c) for c in args.concurrency.split(",")], args.latency, args.rounds),
+        overhead,
+        cache_rerun,
+    ]
+    if args.embedded:
+        sections.append(embedded)
+    for section in sections:
+        for row in section():
+            lines.append(row.markdown())
+            print(row.markdown(), flush=True)
+    _, context, table_head = lines[0].split("\n\n")
+    args.output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if not args.no_readme:
+        update_readme(ROOT / "README.md", context, "\n".join([table_head, *lines[1:]]))
+    return 0
+
+
+README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def update_readme(path: Path, context: str, table: str) -> None:
+    """Replace the table between the README's benchmark markers with this run's."""
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        print(f"{path}: no {README_START} ... {README_END} markers; README left as it is")
+        return
+    block = f"{README_START}\n{context}\n\n{table}\n{README_END}"
+    path.write_text(text[:start] + block + text[end + len(README_END) :], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
