@@ -240,8 +240,10 @@ def extract(
     extractor = _make_extractor(options)
     logging.getLogger("instructor").addHandler(logging.NullHandler())  # pactx reports failures itself
 
+    failures_path = failures or _default_failures(output)
+    own_files = [p for p in (output, failures_path) if p is not None]  # never read back as input
     try:
-        items = list(read_documents(paths, lines=lines))
+        items = list(read_documents(paths, lines=lines, exclude=own_files))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow] while reading the inputs; nothing was written")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -249,7 +251,6 @@ def extract(
     tally = _Tally(total=len(items), skipped=len(items) - len(pending))
     if tally.skipped:
         err.print(f"resuming: {tally.skipped} document(s) already in {output}")
-    failures_path = failures or _default_failures(output)
     out = JsonlSink(output, append=resume)
     failed_sink = JsonlSink(failures_path, append=False) if failures_path else None
     interrupted = False

@@ -142,18 +142,20 @@ def _expand(paths: Iterable[str | Path]) -> Iterator[Path | InputFailure]:
 
 
 def read_documents(
-    paths: Iterable[str | Path], *, lines: bool = False
+    paths: Iterable[str | Path], *, lines: bool = False, exclude: Iterable[str | Path] = ()
 ) -> Iterator[Document | InputFailure]:
     """Documents from files, directories and globs.
 
     ``.jsonl`` files hold one ``{"id": ..., "text": ...}`` record per line. With ``lines``,
     every other file holds one document per non-blank line (id ``<file stem>:<line number>``);
-    otherwise a file is one document (id: its stem).
+    otherwise a file is one document (id: its stem). Files in ``exclude`` (a run's own output
+    and failures files, say, written into the folder being read) are passed over.
     """
+    skipped = {Path(p).resolve() for p in exclude}
     for item in _expand(paths):
         if isinstance(item, InputFailure):
             yield item
-        else:
+        elif item.resolve() not in skipped:
             yield from _file_documents(item, lines=lines)
 
 

@@ -173,3 +173,19 @@ def test_long_document_is_chunked_and_options_are_accepted(
     assert parsed.metadata.chunks > 1 and server.completions == parsed.metadata.chunks
     for agreement in parsed.agreements:
         assert all(text[q.start : q.end] == q.quote for q in agreement.evidence)
+
+
+def test_output_written_into_the_input_folder_is_not_read_back(
+    server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACTX_BASE_URL", server.url)
+    (tmp_path / "a.txt").write_text("Mali and Niger signed a mutual defense pact.", encoding="utf-8")
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe not utf-8")
+    out = tmp_path / "out.jsonl"
+    args = ["extract", str(tmp_path), "-o", str(out), "--model", "m"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1 and (tmp_path / "out.failures.jsonl").exists()
+    again = runner.invoke(app, [*args, "--resume"])  # out.jsonl and out.failures.jsonl now sit in the folder
+    failed = [json.loads(line)["id"] for line in (tmp_path / "out.failures.jsonl").read_text().splitlines()]
+    assert again.exit_code == 1 and failed == ["bad"], failed
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a"]
