@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,12 +169,30 @@ def _make_extractor(options: dict[str, Any]) -> Any:
         raise typer.Exit(2) from None
 
 
-def _pending(items: list[Document | InputFailure], done_ids: set[str]) -> list[Document | InputFailure]:
-    """Items still to process: documents whose id is not already in the output."""
-    duplicates = [i for i, n in Counter(d.id for d in items if isinstance(d, Document)).items() if n > 1]
-    if duplicates:
-        err.print(f"[yellow]warning[/yellow] {len(duplicates)} id(s) occur more than once, e.g. {duplicates[0]!r}")
-    return [i for i in items if not (isinstance(i, Document) and i.id in done_ids)]
+@dataclass(frozen=True)
+class _Inventory:
+    """What a first pass over the inputs found: counts and ids, never the texts."""
+
+    total: int
+    done: int
+
+    @classmethod
+    def take(cls, items: Iterable[Document | InputFailure], done_ids: set[str]) -> _Inventory:
+        ids: Counter[str] = Counter()
+        total = 0
+        for item in items:
+            total += 1
+            if isinstance(item, Document):
+                ids[item.id] += 1
+        duplicates = [i for i, n in ids.items() if n > 1]
+        if duplicates:
+            err.print(f"[yellow]warning[/yellow] {len(duplicates)} id(s) occur more than once, e.g. {duplicates[0]!r}")
+        return cls(total, sum(n for i, n in ids.items() if i in done_ids))
+
+
+def _pending(items: Iterable[Document | InputFailure], done_ids: set[str]) -> Iterator[Document | InputFailure]:
+    """Items still to process, read lazily: documents whose id is not already in the output."""
+    return (i for i in items if not (isinstance(i, Document) and i.id in done_ids))
 
 
 @app.command()
@@ -242,13 +261,14 @@ def extract(
 
     failures_path = failures or _default_failures(output)
     own_files = [p for p in (output, failures_path) if p is not None]  # never read back as input
-    try:
-        items = list(read_documents(paths, lines=lines, exclude=own_files))
+    done_ids = completed_ids(output) if resume and output else set()
+    try:  # a first pass counts the documents (for the progress bar); texts are read again lazily
+        inventory = _Inventory.take(read_documents(paths, lines=lines, exclude=own_files), done_ids)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/yellow] while reading the inputs; nothing was written")
         raise typer.Exit(EXIT_INTERRUPTED) from None
-    pending = _pending(items, completed_ids(output) if resume and output else set())
-    tally = _Tally(total=len(items), skipped=len(items) - len(pending))
+    pending = _pending(read_documents(paths, lines=lines, exclude=own_files), done_ids)
+    tally = _Tally(total=inventory.total, skipped=inventory.done)
     if tally.skipped:
         err.print(f"resuming: {tally.skipped} document(s) already in {output}")
     out = JsonlSink(output, append=resume)
@@ -264,7 +284,7 @@ def extract(
             ordered=not unordered,
         )
         with _progress() as progress, closing(outcomes):
-            task = progress.add_task("extract", total=len(pending), done=0, failed=0, rate="")
+            task = progress.add_task("extract", total=inventory.total - inventory.done, done=0, failed=0, rate="")
             for outcome in outcomes:
                 _record(outcome, out, failed_sink, tally)
                 progress.update(task, advance=1, done=tally.done, failed=tally.failed, rate=tally.rate())
