@@ -186,8 +186,8 @@ def sentences(text: str) -> list[Span]:
 
 
 INSTRUCTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b[^.]{0,40}?\b(previous|prior|above|earlier|all|any|your|the)\b"
-    r"[^.]{0,30}?\b(instructions?|prompts?|rules|directions)\b"
+    r"\b(ignore|disregard|forget|override)\b[^.]{0,40}?\b(previous|prior|above|earlier|preceding|all|your|system)\b"
+    r"[^.]{0,30}?\b(instructions?|prompts?|directives)\b"
     r"|(^|\n)\s*(system|assistant|user|developer)\s*:"
     r"|\b(you are now|new instructions|respond only with|you must (now )?(output|answer|respond))\b"
     r"|\b(output|return|print|answer with)\b[^.]{0,80}?\b(json|yaml|xml)\b"

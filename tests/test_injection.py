@@ -110,7 +110,8 @@ def test_every_closing_tag_variant_is_defused_and_round_trips(text: str) -> None
 def test_instruction_sentences_are_found_and_news_is_not() -> None:
     news = (
         "Chile and Peru signed a defense cooperation agreement on Monday. "
-        "Officials said previous rules on joint exercises would be ignored no longer."
+        "Officials said previous rules on joint exercises would be ignored no longer. "
+        "Moscow vowed to ignore the rules of the treaty and to disregard any instructions from Brussels."
     )
     assert instruction_sentences(news) == []
     for attack in ATTACKS.values():
