@@ -20,8 +20,12 @@ without touching the limits.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import math
+import signal
+import threading
 import time
+from types import FrameType
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -305,21 +309,82 @@ def extract_many(
         ordered=ordered,
     )
     runner = asyncio.Runner()
+    interrupts = _Interrupts()
+    interrupts.install()
     try:
         while True:
+            interrupts.check()
             try:
-                outcome = runner.run(_next(outcomes))
+                outcome = interrupts.run(runner.get_loop(), _next(outcomes))
             except StopAsyncIteration:
                 return
             yield outcome
     finally:
         try:
-            runner.run(outcomes.aclose())
-            runner.run(engine.aclose())  # the client bound to this loop dies with it
+            interrupts.run(runner.get_loop(), outcomes.aclose())
+            interrupts.run(runner.get_loop(), engine.aclose())  # the client bound to this loop dies with it
         finally:
             runner.close()
+            interrupts.restore()
             if owned:
                 engine.close()
+
+
+class _Interrupts:
+    """Ctrl-C for the synchronous batch: never lost, never in the middle of a step.
+
+    While a step of the event loop runs, the first SIGINT cancels it (as ``asyncio.run``
+    does) and the step ends in ``KeyboardInterrupt``; between steps it raises at once, as
+    Python's default handler would. Either way it is also remembered, so the next step raises
+    ``KeyboardInterrupt`` even if the first one was swallowed (a ``KeyboardInterrupt`` that
+    lands in a finalizer is only printed). A second SIGINT always raises at once. A handler
+    the program installed itself is left alone.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._task: asyncio.Task[Any] | None = None
+        self._installed = False
+        self._context = contextvars.copy_context()
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            signal.signal(signal.SIGINT, self._handle)
+            self._installed = True
+
+    def restore(self) -> None:
+        if self._installed and signal.getsignal(signal.SIGINT) == self._handle:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        self._installed = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        first, self.requested = not self.requested, True
+        task = self._task
+        if first and task is not None and not task.done():
+            task.cancel()
+            task.get_loop().call_soon_threadsafe(lambda: None)  # wake a loop blocked in select()
+            return
+        raise KeyboardInterrupt
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed since the batch began."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def run(self, loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+        """Run ``coro`` to completion on ``loop`` as one interruptible step."""
+        task = loop.create_task(coro, context=self._context)
+        self._task = task
+        try:
+            return loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if self.requested:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            self._task = None
 
 
 async def _next(outcomes: AsyncIterator[Outcome]) -> Outcome:

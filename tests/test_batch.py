@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -253,3 +256,30 @@ def test_sync_generator_inside_a_running_loop_is_refused(server: FakeOpenAIServe
             next(iter(extract_many(GOOD, extractor=_extractor(server))))
 
     asyncio.run(inside())
+
+
+def test_ctrl_c_between_outcomes_is_never_lost_even_if_swallowed(server: FakeOpenAIServer, seed_lines: list[str]) -> None:
+    """A KeyboardInterrupt caught by the caller (or lost in a finalizer) still stops the batch."""
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    outcomes = extract_many(seed_lines[:6], base_url=server.url, model="m", concurrency=1)
+    first = next(outcomes)
+    assert first.ok
+    try:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C in the caller's loop body ...
+    except KeyboardInterrupt:
+        pass  # ... swallowed
+    with pytest.raises(KeyboardInterrupt):
+        next(outcomes)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+def test_ctrl_c_while_waiting_for_the_model_stops_promptly(seed_lines: list[str]) -> None:
+    with FakeOpenAIServer(latency=3.0) as slow:
+        outcomes = extract_many(seed_lines[:4], base_url=slow.url, model="m", concurrency=2)
+        timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+        started = time.monotonic()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            next(outcomes)
+        assert time.monotonic() - started < 2.5  # the in-flight calls were cancelled, not awaited
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
