@@ -258,9 +258,17 @@ def test_sync_generator_inside_a_running_loop_is_refused(server: FakeOpenAIServe
     asyncio.run(inside())
 
 
+@pytest.fixture
+def python_sigint() -> Any:
+    """Python's own SIGINT handler, even if this run inherited SIGINT ignored (background job)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_between_outcomes_is_never_lost_even_if_swallowed(server: FakeOpenAIServer, seed_lines: list[str]) -> None:
     """A KeyboardInterrupt caught by the caller (or lost in a finalizer) still stops the batch."""
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     outcomes = extract_many(seed_lines[:6], base_url=server.url, model="m", concurrency=1)
     first = next(outcomes)
     assert first.ok
@@ -273,6 +281,7 @@ def test_ctrl_c_between_outcomes_is_never_lost_even_if_swallowed(server: FakeOpe
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
+@pytest.mark.usefixtures("python_sigint")
 def test_ctrl_c_while_waiting_for_the_model_stops_promptly(seed_lines: list[str]) -> None:
     with FakeOpenAIServer(latency=3.0) as slow:
         outcomes = extract_many(seed_lines[:4], base_url=slow.url, model="m", concurrency=2)

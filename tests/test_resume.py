@@ -42,7 +42,19 @@ def _start(server: FakeOpenAIServer, tmp_path: Path, *args: str) -> subprocess.P
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "-m", "pactx.cli", "extract", *args, "--concurrency", "4"]
-    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint,
+    )
+
+
+def _default_sigint() -> None:
+    """Let the child take Ctrl-C even when this run inherited SIGINT ignored.
+
+    A shell without job control starts background commands with SIGINT ignored, and a
+    child inherits that; Python then never installs its KeyboardInterrupt handler.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _lines(path: Path) -> list[str]:
