@@ -90,9 +90,9 @@ class SourceText:
         """Sentences that address a model rather than report news (see :func:`instruction_sentences`)."""
         return instruction_sentences(self.text)
 
-    def in_instruction(self, span: Span) -> bool:
-        """Whether ``span`` overlaps a sentence that addresses a model."""
-        return any(span.start < s.end and s.start < span.end for s in self.instructions)
+    def in_instruction(self, start: int, end: int) -> bool:
+        """Whether ``text[start:end]`` overlaps a sentence that addresses a model."""
+        return any(start < s.end and s.start < end for s in self.instructions)
 
     def _build(self, *, strip_accents: bool) -> tuple[str, list[int]]:
         pieces: list[str] = []

@@ -28,7 +28,7 @@ from openai.types.chat import ChatCompletion
 
 from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
-from pactx.grounding import instruction_sentences, sentences
+from pactx.grounding import SourceText, instruction_sentences, sentences
 from pactx.parties import find_mentions
 from pactx.prompts import fenced_document
 from pactx.redaction import redact, register_secret
@@ -401,16 +401,14 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     that address a model (prompt injection, :func:`pactx.grounding.instruction_sentences`)
     and the names in them are left out of the choices.
     """
-    injected = instruction_sentences(document)
-
-    def clean(start: int, end: int) -> bool:
-        return not any(start < s.end and s.start < end for s in injected)
-
-    quotes = list(dict.fromkeys(s.text for s in sentences(document) if clean(s.start, s.end)))
-    names = list(dict.fromkeys(m.surface for m in find_mentions(document) if clean(m.start, m.end)))
+    source = SourceText(document)
+    quotes = list(dict.fromkeys(s.text for s in sentences(document) if not source.in_instruction(s.start, s.end)))
+    names = list(
+        dict.fromkeys(m.surface for m in find_mentions(document) if not source.in_instruction(m.start, m.end))
+    )
     constrained = grammar_schema(schema)
     root = constrained.get("properties", {}).get("agreements")
-    if injected and not quotes and isinstance(root, dict):
+    if source.instructions and not quotes and isinstance(root, dict):
         root["maxItems"] = 0  # every sentence is an instruction to the model: nothing to quote
     for definition in constrained.get("$defs", {}).values():
         properties = definition.get("properties", {})
