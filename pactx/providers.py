@@ -16,7 +16,7 @@ import asyncio
 import importlib.util
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,6 +26,7 @@ import instructor
 import openai
 from openai.types.chat import ChatCompletion
 
+from pactx.choices import ChoiceScores, Option, llama_choice_logprobs
 from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
 from pactx.grounding import SourceText, instruction_sentences, sentences
@@ -278,6 +279,8 @@ class LlamaCppBackend:
 
     provider = "llama-cpp"
     mode = instructor.Mode.JSON_SCHEMA
+    default_strategy = "staged"
+    """Chosen by eval score (README, "Measured quality")."""
 
     def __init__(self, config: ProviderConfig, *, model_name: str | None = None) -> None:
         if config.decoding not in DECODINGS:
@@ -359,6 +362,11 @@ class LlamaCppBackend:
 
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         return await asyncio.to_thread(self.complete, **kwargs)
+
+    def choice_logprobs(self, prompt: str, options: Sequence[Option]) -> ChoiceScores:
+        """Log-probability of each option as the continuation of ``prompt`` (:mod:`pactx.choices`)."""
+        with self._lock:
+            return llama_choice_logprobs(self._load(), prompt, options)
 
 
 GRAMMAR_VERSION = "2"
