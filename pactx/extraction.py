@@ -466,6 +466,7 @@ class Extractor:
                 prompt_version=self.prompt.version,
                 prompt_hash=self.prompt.sha256,
                 schema_hash=schema_hash(),
+                constraints_hash=self.backend.generation_params().get("constraints"),
                 pactx_version=__version__,
                 usage=log.usage,
                 latency_s=round(time.perf_counter() - started, 4),
