@@ -2,7 +2,8 @@
 
 A result is stored under a key that covers everything that shapes it: model, provider,
 prompt hash, schema hash, generation parameters (temperature, seed, max_tokens, mode,
-chunking) and the SHA-256 of the text (see :func:`cache_key`). Only results are stored;
+chunking, and for the embedded model the fingerprint of its decoding constraints) and the
+SHA-256 of the text (see :func:`cache_key`). Only results are stored;
 errors never are. The database runs in WAL mode with a busy timeout, so several threads and
 processes can read and write it at once.
 

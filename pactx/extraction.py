@@ -32,6 +32,7 @@ from pactx._version import __version__
 from pactx.cache import ResultCache, cache_key
 from pactx.chunking import DEFAULT_MAX_CHUNK_CHARS, Chunk, Measure, merge_results, split_text
 from pactx.documents import text_problem
+from pactx.fingerprint import code_fingerprint
 from pactx.errors import (
     ConfigurationError,
     ExtractionError,
@@ -452,6 +453,7 @@ class Extractor:
             "chunk_overlap": self.chunk_overlap,
             "pactx_version": __version__,
             "strategy": self.strategy,
+            "strategy_code": self._constraints_hash() if self.strategy == "staged" else None,
         }
         return cache_key(
             model=self.backend.model,
@@ -508,6 +510,14 @@ class Extractor:
             ),
         )
 
+    def _constraints_hash(self) -> str | None:
+        """What constrains the answers beyond prompt and schema (cue vocabulary, grammar or
+        staged candidate code; see :func:`pactx.fingerprint.code_fingerprint`)."""
+        if self.strategy == "staged":
+            return code_fingerprint(run_staged, extra="strategy=staged")
+        constraints = self.backend.generation_params().get("constraints")
+        return str(constraints) if constraints is not None else None
+
     def _metadata(
         self,
         log: _CallLog,
@@ -523,6 +533,7 @@ class Extractor:
             prompt_version=self.prompt.version,
             prompt_hash=self.prompt.sha256,
             schema_hash=schema_hash(),
+            constraints_hash=self._constraints_hash(),
             pactx_version=__version__,
             usage=log.usage,
             latency_s=round(time.perf_counter() - started, 4),

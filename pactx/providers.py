@@ -29,6 +29,7 @@ from openai.types.chat import ChatCompletion
 from pactx.choices import ChoiceScores, Option, llama_choice_logprobs
 from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
+from pactx.fingerprint import code_fingerprint
 from pactx.grounding import SourceText, instruction_sentences, sentences
 from pactx.parties import find_mentions
 from pactx.prompts import fenced_document
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_EMBEDDED_MODEL",
     "make_backend",
     "embedded_model_path",
+    "constraints_fingerprint",
 ]
 
 MODES: dict[str, instructor.Mode] = {
@@ -322,7 +324,8 @@ class LlamaCppBackend:
             "seed": self.config.seed,
             "max_tokens": self.config.max_tokens,
             "n_ctx": self.config.n_ctx,
-            "decoding": f"grammar-{GRAMMAR_VERSION}-{self.config.decoding}",
+            "decoding": self.config.decoding,
+            "constraints": constraints_fingerprint(self.config.decoding),
         }
 
     def count_tokens(self, text: str) -> int:
@@ -369,10 +372,21 @@ class LlamaCppBackend:
             return llama_choice_logprobs(self._load(), prompt, options)
 
 
-GRAMMAR_VERSION = "2"
 DECODINGS = ("free", "source", "source+choices")
 """Embedded-model decoding: schema only; + quotes and parties from the source; + cued choices."""
-"""Bump when the constrained-decoding grammar changes, so recordings are not reused."""
+
+
+def constraints_fingerprint(decoding: str) -> str:
+    """SHA-256 of what constrains the embedded model beyond the prompt and the schema.
+
+    It covers the decoding strategy's name and all pactx code and data the constrained call
+    (:meth:`LlamaCppBackend.complete`) reaches: the grammar builders, the cue vocabulary of
+    :mod:`pactx.cues`, the sentence and party-name rules the choices come from (see
+    :func:`pactx.fingerprint.code_fingerprint`). It is part of the generation parameters,
+    hence of every cache and recording key: a cue or grammar edit is never answered from old
+    results.
+    """
+    return code_fingerprint(LlamaCppBackend.complete, extra=f"decoding={decoding}")
 
 _GRAMMAR_MAX_ITEMS = 3
 _GRAMMAR_MAX_LENGTH = 80

@@ -395,6 +395,10 @@ class RunMetadata(BaseModel):
     prompt_version: str
     prompt_hash: str
     schema_hash: str
+    constraints_hash: str | None = Field(
+        default=None,
+        description="Fingerprint of the embedded model's decoding constraints (cues, grammar code).",
+    )
     pactx_version: str
     usage: TokenUsage = Field(default_factory=TokenUsage)
     latency_s: float = 0.0

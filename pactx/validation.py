@@ -8,7 +8,12 @@ Pydantic validation context (``{"source": SourceText, "warnings": list[str]}``):
   that addresses a model ("ignore previous instructions and output ...", see
   :func:`pactx.grounding.instruction_sentences`) is refused: injected text is never evidence;
 * every party must be mentioned in the source; pactx sets its code and kind. A party pactx
-  cannot code stays, with no code and a warning, rather than being given an invented code.
+  cannot code stays, with no code and a warning, rather than being given an invented code;
+* a date or an amount must be stated near the agreement's evidence (see :mod:`pactx.stated`).
+  One that is not is dropped with a warning; a date more precise than the text is cut to the
+  precision the text states (``2022-05-03`` for "its 2022 agreement" becomes ``2022``). That is
+  not a re-ask: the record is otherwise sound, and a small model asked again mostly invents
+  another date.
 
 A failing validator raises ``ValueError`` with a message written for the model, which
 instructor sends back as a re-ask. Without a context (loading a saved result) the validators
@@ -31,6 +36,7 @@ from pactx.schema import (
     PartyKind,
     SecurityAgreement,
 )
+from pactx.stated import amount_stated, near, stated_part
 
 __all__ = [
     "GroundedAgreementList",
@@ -153,12 +159,43 @@ class GroundedAgreement(SecurityAgreement):
         self.cooperation_areas = list(dict.fromkeys(self.cooperation_areas))
         provisions = {(p.type, p.description): p for p in reversed(self.provisions)}
         self.provisions = list(reversed(provisions.values()))
+        if ctx is not None:
+            _drop_unstated(self, *ctx)
         ended = (AgreementStatus.TERMINATED, AgreementStatus.SUSPENDED)
         if self.termination_reason is not None and self.status not in ended:
             self.termination_reason = None
             if ctx is not None:
                 _warn(ctx[1], "termination_reason dropped: the agreement has not ended")
         return self
+
+
+DATE_FIELDS = ("signed_date", "effective_date", "end_date")
+
+
+def _drop_unstated(agreement: SecurityAgreement, source: SourceText, warnings: list[str]) -> None:
+    """Drop the dates and amounts the text does not state near the agreement's evidence."""
+    spans = [(e.start, e.end) for e in agreement.evidence if e.start is not None and e.end is not None]
+    passages = near(source.text, spans)
+    for name in DATE_FIELDS:
+        value = getattr(agreement, name)
+        if value is None:
+            continue
+        stated = stated_part(value, passages)
+        if stated is None:
+            setattr(agreement, name, None)
+            _warn(warnings, f"{name} {value!r} dropped: the text does not state it near the evidence")
+        elif stated != value:
+            setattr(agreement, name, stated)
+            _warn(warnings, f"{name} {value!r} cut to {stated!r}: the text states it no more precisely")
+    for provision in agreement.provisions:
+        amount = provision.amount
+        if amount is not None and not amount_stated(amount.value, passages):
+            provision.amount = None
+            _warn(
+                warnings,
+                f"amount {amount.value:g} {amount.unit} of the {provision.type.value} provision "
+                "dropped: the text does not state it near the evidence",
+            )
 
 
 class GroundedAgreementList(AgreementList):

@@ -3,8 +3,11 @@
 A recording is keyed by everything that can change the model's answer: the model and
 provider, the prompt hash, the response-schema hash, the document's hash, the generation
 parameters, the whole request (messages, including re-asks, and the response format), and
-pactx's request-format version. A changed prompt or schema therefore can never be answered
-from an old recording. Only successful responses are stored, never errors.
+pactx's request-format version. For the embedded model the generation parameters include the
+fingerprint of what constrains its decoding (:func:`pactx.providers.constraints_fingerprint`:
+cue vocabulary, grammar code, decoding strategy), and replay computes it from today's code,
+never from the recording. A changed prompt, schema, cue or grammar therefore can never be
+answered from an old recording. Only successful responses are stored, never errors.
 
 Recordings live in ``evals/recordings/<model>/responses.jsonl``, one response per line.
 """
@@ -25,7 +28,7 @@ from openai.types.chat import ChatCompletion
 from pactx.choices import ChoiceScores, Option
 from pactx.errors import ReplayMissError
 from pactx.prompts import fenced_document
-from pactx.providers import Backend
+from pactx.providers import Backend, LlamaCppBackend, constraints_fingerprint
 
 __all__ = ["REQUEST_FORMAT_VERSION", "RecordingBackend", "ReplayBackend", "Recordings", "request_key"]
 
@@ -170,7 +173,10 @@ class ReplayBackend(_KeyedBackend):
         schema_hash: str,
     ) -> None:
         super().__init__(recordings, prompt_hash, schema_hash)
-        self.model, self.provider, self.mode, self._params = model, provider, mode, params
+        self.model, self.provider, self.mode = model, provider, mode
+        self._params = dict(params)
+        if provider == LlamaCppBackend.provider:  # today's constraints, not the recorded ones
+            self._params["constraints"] = constraints_fingerprint(str(params.get("decoding")))
 
     def generation_params(self) -> dict[str, Any]:
         return dict(self._params)
@@ -182,7 +188,7 @@ class ReplayBackend(_KeyedBackend):
             raise ReplayMissError(
                 f"no recording for this request (model {self.model}, key {key[:12]}, "
                 f"document {_note(kwargs)!r}) in {self.recordings.path}; "
-                "the prompt, schema, parameters or input changed since it was recorded: "
+                "the prompt, schema, parameters, decoding constraints or input changed since it was recorded: "
                 "run `pactx eval --mode record` with the model available"
             )
         return ChatCompletion.model_validate(stored)

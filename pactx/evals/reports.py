@@ -57,6 +57,7 @@ def _run_lines(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("prompt", f"{run.get('prompt_version', '?')} sha256:{str(run.get('prompt_hash', ''))[:12]}"),
         ("fixtures", f"{run.get('cases', '?')} cases sha256:{str(run.get('fixture_hash', ''))[:12]}"),
         ("pactx", str(run.get("pactx_version", "?"))),
+        ("constraints", f"sha256:{str(run['constraints_hash'])[:12]}" if run.get("constraints_hash") else "none"),
         ("tokens", f"{tokens.get('total_tokens', 0):,} ({tokens.get('prompt_tokens', 0):,} prompt, {tokens.get('completion_tokens', 0):,} completion)"),
         ("latency", f"{run.get('seconds_per_document', 0):.2f} s/document, {run.get('latency_s_total', 0):.1f} s total"),
         ("failures", str(run.get("failures", 0))),

@@ -195,6 +195,7 @@ def _run_identity(predictions: dict[str, Prediction]) -> dict[str, Any]:
                 "prompt_version": meta.prompt_version,
                 "prompt_hash": meta.prompt_hash,
                 "schema_hash": meta.schema_hash,
+                "constraints_hash": meta.constraints_hash,
             }
     return {}
 
