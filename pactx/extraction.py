@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_MAX_CHUNK_CHARS",
     "STRATEGIES",
     "filter_confidence",
+    "resolve_strategy",
 ]
 
 
@@ -587,17 +588,22 @@ class Extractor:
 
 
 
-def _strategy(requested: str | None, backend: Backend) -> str:
-    """The strategy to use: the argument, else ``PACTX_STRATEGY``, else the backend's default."""
-    chosen = requested or os.environ.get("PACTX_STRATEGY") or getattr(backend, "default_strategy", "direct")
+def resolve_strategy(requested: str | None, default: str = "direct") -> str:
+    """The strategy to use: ``requested``, else ``PACTX_STRATEGY``, else ``default`` (the backend's)."""
+    chosen = requested or os.environ.get("PACTX_STRATEGY") or default
     if chosen not in STRATEGIES:
         raise ConfigurationError(f"unknown strategy {chosen!r}; choose one of {', '.join(STRATEGIES)}")
+    return chosen
+
+
+def _strategy(requested: str | None, backend: Backend) -> str:
+    chosen = resolve_strategy(requested, getattr(backend, "default_strategy", "direct"))
     if chosen == "staged" and not callable(getattr(backend, "choice_logprobs", None)):
         raise ConfigurationError(
             f"strategy 'staged' needs a backend that scores choices (the embedded model); "
-            f"{backend.provider} backend {backend.model!r} does not: use strategy 'direct'"
+            f"the {backend.provider} backend for {backend.model!r} does not: use strategy 'direct'"
         )
-    return str(chosen)
+    return chosen
 
 
 def _without_confidence(agreement: SecurityAgreement) -> SecurityAgreement:

@@ -89,7 +89,8 @@ def run(
     mode: Annotated[str, typer.Option(help="live, record (live and store answers) or replay (stored answers only).")] = "replay",
     model: Annotated[str | None, typer.Option(help="Model (embedded name or endpoint model).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (env PACTX_BASE_URL).")] = None,
-    prompt: Annotated[str, typer.Option(help="Prompt name or .toml path.")] = "extract_v1",
+    prompt: Annotated[str | None, typer.Option(help="Prompt name or .toml path (default: the strategy's).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="direct or staged (default: PACTX_STRATEGY, else the model's best).")] = None,
     fixtures: Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")] = None,
     out: OutOption = Path("eval-report"),
     check_baseline: Annotated[bool, typer.Option("--check", help="Fail if worse than the accepted baseline.")] = False,
@@ -106,7 +107,9 @@ def run(
         cases = load_cases(fixtures)
         if limit:
             cases = cases[:limit]
-        extractor = make_extractor(RunSpec(mode=mode, model=model, base_url=base_url, prompt=prompt))
+        extractor = make_extractor(
+            RunSpec(mode=mode, model=model, base_url=base_url, prompt=prompt, strategy=strategy)
+        )
     except (PactxError, OSError, ValueError) as exc:
         err.print(f"[red]error:[/red] {redact(str(exc))}")
         raise typer.Exit(2) from None
@@ -123,6 +126,7 @@ def run(
         cases, output.predictions, fixtures_path=fixtures,
         run_info={"mode": mode, "model": output.model, "provider": output.provider,
                   "prompt_version": output.prompt.version, "prompt_hash": output.prompt.sha256,
+                  "strategy": extractor.strategy,
                   "wall_seconds": round(output.seconds, 2)},
         bootstrap=bootstrap,
     )
