@@ -6,8 +6,8 @@ records, keeps every mention, builds the status timeline and explains each merge
 
 The merge rule
 --------------
-Parties are compared by *identity key*: the party's code, or its case-folded name when it has
-none. Members and guarantors form a mention's *core* set; prospective members, former members
+Parties are compared by *identity key* (:func:`pactx.parties.party_key`): the party's code,
+or its case-folded name when it has none. Members and guarantors form a mention's *core* set; prospective members, former members
 and observers are *peripheral* (they never decide identity, but they are recorded as
 :class:`MembershipChange`). An organization named as a party to its own pact (``AES`` in the
 "Alliance of Sahel States") is left out of the identity set.
@@ -48,6 +48,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, Field, computed_field
 
+from pactx.parties import party_key
 from pactx.schema import (
     ATOP_OBLIGATION_VARIABLES,
     COW_TYPES,
@@ -75,7 +76,6 @@ __all__ = [
     "StatusEvent",
     "consolidate",
     "name_similarity",
-    "party_key",
 ]
 
 _T = TypeVar("_T")
@@ -225,13 +225,6 @@ class ConsolidatedAgreement(BaseModel):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def party_key(party: Party) -> str:
-    """Identity key of a party: its code, else its case-folded, space-collapsed name."""
-    if party.code:
-        return party.code.strip().upper()
-    return "~" + " ".join(party.name.casefold().split())
 
 
 def _norm_name(name: str | None) -> str:

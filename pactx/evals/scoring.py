@@ -7,8 +7,8 @@ algorithm (:func:`scipy.optimize.linear_sum_assignment`, maximizing total simila
 
     sim(gold, pred) = 0.8 * jaccard(party keys) + 0.2 * (gold.agreement_type == pred.agreement_type)
 
-A party key is the party's ``code``, or its case-folded name (white space collapsed) when it
-has no code. Two empty party sets have Jaccard 1.
+A party key (:func:`pactx.parties.party_key`) is the party's ``code``, or its case-folded name
+(white space collapsed) when it has no code. Two empty party sets have Jaccard 1.
 
 **Similarity gate** (default 0.5): a pair whose similarity is below the gate is *not* a
 match; the prediction counts as a false positive and the gold record as a false negative (a
@@ -63,7 +63,8 @@ from pactx.evals.stats import (
     paired_bootstrap_intervals,
 )
 from pactx.grounding import SourceText
-from pactx.schema import ExtractionResult, Party, RunMetadata, SecurityAgreement
+from pactx.parties import party_key, party_keys
+from pactx.schema import ExtractionResult, RunMetadata, SecurityAgreement
 
 __all__ = [
     "ALL_METRICS",
@@ -279,16 +280,6 @@ def compare_dates(gold: str | None, pred: str | None) -> DateMatch:
 
 
 # --------------------------------------------------------------------------- alignment
-
-
-def party_key(party: Party) -> str:
-    """The party's code, or its case-folded name (white space collapsed) when it has none."""
-    return party.code or " ".join(party.name.split()).casefold()
-
-
-def party_keys(agreement: SecurityAgreement) -> frozenset[str]:
-    """The set of party keys of an agreement."""
-    return frozenset(party_key(p) for p in agreement.parties)
 
 
 def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
