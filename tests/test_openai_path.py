@@ -173,27 +173,3 @@ def test_documents_are_never_rendered_as_templates() -> None:
     sent = server.bodies()[0]["messages"]
     assert "{{ source.text }}" in sent[-1]["content"] and "{% raw %}" in sent[-1]["content"]
     assert sent[0]["content"].endswith("\n")  # the prompt file's text, byte for byte
-
-
-def test_instructor_walks_pactx_response_model_once_and_other_models_every_time() -> None:
-    """pactx skips instructor's per-call async-validator walk for its own model only."""
-    pytest.importorskip("instructor.v2.validation.async_validators")
-    from instructor.v2.core import patch
-    from instructor.v2.validation import async_validators
-    from pydantic import BaseModel
-
-    from pactx.extraction import RESPONSE_MODEL
-
-    hook = async_validators.reject_async_validators
-    assert getattr(hook, "__pactx_checked__", None) is RESPONSE_MODEL and patch.reject_async_validators is hook
-    hook(RESPONSE_MODEL)  # no walk, no error
-
-    class WithAsyncValidator(BaseModel):
-        x: int
-
-        @async_validators.async_field_validator("x")
-        async def check(self, value: int) -> int:
-            return value
-
-    with pytest.raises(ValueError, match="async validators"):
-        hook(WithAsyncValidator)  # any other model is still checked

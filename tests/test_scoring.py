@@ -11,19 +11,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from pactx.evals.scoring import (
-    ALL_METRICS,
-    HEADLINE_METRICS,
-    DateMatch,
-    Prediction,
-    RunScore,
-    align,
-    assign,
-    compare_dates,
-    compare_runs,
-    load_predictions,
-    score_run,
-)
+from pactx.evals.alignment import align, assign
+from pactx.evals.metrics import ALL_METRICS, HEADLINE_METRICS, DateMatch, compare_dates
+from pactx.evals.paired import compare_runs
+from pactx.evals.predictions import Prediction, load_predictions
+from pactx.evals.scoring import RunScore, score_run
 from pactx.evals.stats import mcnemar, mcnemar_exact_p, resample_weights
 from pactx.schema import ExtractionResult, RunMetadata, SecurityAgreement
 

@@ -20,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pactx.errors import PactxError
 from pactx.evals.fixtures import Case, default_fixtures_path, evals_dir, load_cases
 from pactx.evals.gate import DEFAULT_TOLERANCE, check
+from pactx.evals.metrics import HEADLINE_METRICS
+from pactx.evals.predictions import Prediction, load_predictions
 from pactx.evals.reports import print_terminal, write_reports
 from pactx.evals.runner import (
     RunSpec,
@@ -30,7 +32,7 @@ from pactx.evals.runner import (
     second_annotator_agreement,
     write_predictions,
 )
-from pactx.evals.scoring import HEADLINE_METRICS, Prediction, load_predictions, score_run
+from pactx.evals.scoring import score_run
 from pactx.redaction import redact
 
 eval_app = typer.Typer(

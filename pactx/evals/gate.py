@@ -15,7 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pactx.evals.scoring import HEADLINE_METRICS, RunScore, compare_runs
+from pactx.evals.metrics import HEADLINE_METRICS
+from pactx.evals.paired import compare_runs
+from pactx.evals.scoring import RunScore
 
 __all__ = ["GateResult", "check", "DEFAULT_TOLERANCE"]
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pactx.evals.fixtures import Case
-from pactx.evals.scoring import HEADLINE_METRICS
+from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.schema import SecurityAgreement
 
 __all__ = ["print_terminal", "markdown", "html_report", "write_reports"]

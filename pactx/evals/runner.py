@@ -19,8 +19,11 @@ from pactx._version import __version__
 from pactx.baseline import BASELINE_MODEL, baseline_agreements
 from pactx.errors import PactxError, ReplayMissError
 from pactx.evals.fixtures import Case, evals_dir, fixture_hash
+from pactx.evals.metrics import HEADLINE_METRICS
+from pactx.evals.paired import compare_runs
+from pactx.evals.predictions import Prediction
 from pactx.evals.recording import RecordingBackend, Recordings, ReplayBackend
-from pactx.evals.scoring import HEADLINE_METRICS, Prediction, RunScore, compare_runs, score_run
+from pactx.evals.scoring import RunScore, score_run
 from pactx.extraction import Extractor, schema_hash
 from pactx.prompts import DEFAULT_PROMPT, Prompt, load_prompt
 from pactx.providers import (
