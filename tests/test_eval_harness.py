@@ -106,14 +106,23 @@ def test_errors_are_never_recorded(evals: Path, tmp_path: Path, monkeypatch: pyt
 
     with FakeOpenAIServer(refuse, model="bad-model") as server:
         result = run_eval(["--mode", "record", "--limit", "1"], monkeypatch, server, tmp_path / "rec")
-    assert result.exit_code == 0
+        invalid_calls = server.completions
+    assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "rec" / "report.json").read_text())
     assert report["headline"]["schema_valid"]["value"] == 0.0
-    # invalid answers are recorded (they are real responses), transport errors are not:
+    # invalid answers are real responses: every one (first try and re-asks) is recorded
+    invalid = (evals / "recordings" / "bad-model" / "responses.jsonl").read_text().splitlines()
+    assert invalid_calls > 1 and len(invalid) == invalid_calls
+    assert all("Atlantis" in json.dumps(json.loads(line)["response"]) for line in invalid)
+    # transport errors are not: the run goes on, the document is scored as failed, nothing is stored
     with FakeOpenAIServer(gold_responder(evals), model="down-model") as server:
         server.faults.script[:] = ["500"] * 30
-        monkeypatch.setenv("PACTX_BASE_URL", server.url)
-        run_eval(["--mode", "record", "--limit", "1"], monkeypatch, server, tmp_path / "rec2")
+        faulted = run_eval(["--mode", "record", "--limit", "1"], monkeypatch, server, tmp_path / "rec2")
+        faulted_calls = server.completions
+    assert faulted.exit_code == 0, faulted.output
+    assert faulted_calls > 1  # the server was asked, and the client retried
+    [document] = json.loads((tmp_path / "rec2" / "report.json").read_text())["scores"]["documents"]
+    assert document["status"] == "failed" and "500" in document["error"], document
     responses = evals / "recordings" / "down-model" / "responses.jsonl"
     assert not responses.exists() or responses.read_text() == ""
 

@@ -79,10 +79,14 @@ def test_self_hosted_endpoint_defaults_to_json_schema_and_openai_to_tools() -> N
     assert mock_backend(handler, mode=None, base_url="https://api.openai.com/v1").mode.name == "TOOLS"
 
 
-def test_empty_agreement_list_is_a_valid_answer() -> None:
+def test_empty_agreement_list_is_a_valid_answer_and_is_kept() -> None:
+    """The model may say "no agreement", even on a text that names a pact: no re-ask, nothing added."""
     server = ScriptedServer(httpx.Response(200, json=completion({"agreements": []})))
-    result = Extractor(backend=mock_backend(server)).extract("Chile's minister visited Peru.")
-    assert result.agreements == [] and result.metadata.attempts == 1
+    result = Extractor(backend=mock_backend(server)).extract(SAHEL, source_id="empty")
+    assert len(server.requests) == 1  # accepted as it came: no re-ask
+    assert result.agreements == []  # pactx never fills in agreements the model did not give
+    meta = result.metadata
+    assert (meta.source_id, meta.attempts, meta.usage.total_tokens, meta.warnings) == ("empty", 1, 140, [])
 
 
 def test_party_written_differently_is_replaced_by_the_text_spelling_with_a_warning() -> None:
