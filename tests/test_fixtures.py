@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pactx import ExtractionResult
-from pactx.evals.fixtures import default_fixtures_path, load_cases
+from pactx.evals.fixtures import SPLITS, by_split, default_fixtures_path, load_cases
 from pactx.grounding import SourceText
 
 FIXTURES = default_fixtures_path()
@@ -46,6 +46,33 @@ def test_case_validates_and_is_grounded(raw: dict) -> None:
             if party.kind.value == "state":
                 assert party.code and len(party.code) == 3 and party.code.isupper()
     assert raw["notes"].strip(), "every case explains its calls"
+
+
+def test_every_case_names_its_split_and_development_cases_are_dev() -> None:
+    assert all(raw.get("split") in SPLITS for raw in RAW)
+    for raw in RAW:
+        if raw["origin"] == "seed" or raw["id"].startswith("suite-"):
+            assert raw["split"] == "dev", raw["id"]  # seen while the rules were built
+
+
+def test_load_cases_filters_by_split(tmp_path: Path) -> None:
+    lines = FIXTURES.read_text(encoding="utf-8").splitlines()[:3]
+    raws = [json.loads(line) for line in lines]
+    raws[0]["split"] = "test"
+    del raws[1]["split"]  # an old line without the field is dev
+    path = tmp_path / "cases.jsonl"
+    path.write_text("".join(json.dumps(raw) + "\n" for raw in raws), encoding="utf-8")
+    assert [case.split for case in load_cases(path)] == ["test", "dev", "dev"]
+    assert [case.id for case in load_cases(path, split="test")] == [raws[0]["id"]]
+    assert [case.id for case in load_cases(path, split="dev")] == [raws[1]["id"], raws[2]["id"]]
+    assert len(load_cases(path, split="all")) == 3
+    assert list(by_split(load_cases(path))) == ["dev", "test"]
+    with pytest.raises(ValueError, match="unknown split"):
+        load_cases(path, split="train")
+    raws[2]["split"] = "holdout"
+    path.write_text("".join(json.dumps(raw) + "\n" for raw in raws), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"cases.jsonl:3: unknown split 'holdout'"):
+        load_cases(path)
 
 
 def test_clusters_cover_every_gold_agreement_once() -> None:

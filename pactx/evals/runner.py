@@ -18,7 +18,7 @@ from typing import Any
 from pactx._version import __version__
 from pactx.baseline import BASELINE_MODEL, baseline_agreements
 from pactx.errors import PactxError, ReplayMissError
-from pactx.evals.fixtures import Case, evals_dir, fixture_hash
+from pactx.evals.fixtures import Case, by_split, evals_dir, fixture_hash
 from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.evals.paired import compare_runs
 from pactx.evals.predictions import Prediction
@@ -42,6 +42,7 @@ __all__ = [
     "predict",
     "floor_predictions",
     "evaluate",
+    "score_splits",
     "second_annotator_agreement",
 ]
 
@@ -203,6 +204,27 @@ def _run_identity(predictions: dict[str, Prediction]) -> dict[str, Any]:
     return {}
 
 
+def score_splits(
+    cases: list[Case],
+    predictions: dict[str, Prediction],
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict[str, RunScore]:
+    """Score the predictions separately on each split the cases hold (``dev``, ``test``)."""
+    scores: dict[str, RunScore] = {}
+    for name, group in by_split(cases).items():
+        gold = {case.id: case.gold for case in group}
+        texts = {case.id: case.text for case in group}
+        subset = {case.id: predictions[case.id] for case in group if case.id in predictions}
+        scores[name] = score_run(gold, subset, texts, bootstrap=bootstrap, seed=seed)
+    return scores
+
+
+def _headline(score: RunScore) -> dict[str, Any]:
+    return {name: score.metric(name).to_dict() for name in HEADLINE_METRICS}
+
+
 def evaluate(
     cases: list[Case],
     predictions: dict[str, Prediction],
@@ -216,7 +238,14 @@ def evaluate(
     gold = {case.id: case.gold for case in cases}
     texts = {case.id: case.text for case in cases}
     score = score_run(gold, predictions, texts, bootstrap=bootstrap, seed=seed)
-    floor = score_run(gold, floor_predictions(cases), texts, bootstrap=bootstrap, seed=seed)
+    floor_by_doc = floor_predictions(cases)
+    floor = score_run(gold, floor_by_doc, texts, bootstrap=bootstrap, seed=seed)
+    floor_splits = score_splits(cases, floor_by_doc, bootstrap=bootstrap, seed=seed)
+    splits = {
+        name: {"cases": len(split.documents), "headline": _headline(split),
+               "floor": {"headline": _headline(floor_splits[name])}}
+        for name, split in score_splits(cases, predictions, bootstrap=bootstrap, seed=seed).items()
+    }
     usage = _usage_totals(predictions)
     n_docs = max(len(cases), 1)
     info = {
@@ -224,7 +253,9 @@ def evaluate(
         "pactx_version": __version__,
         "fixtures": str(fixtures_path) if fixtures_path else None,
         "fixture_hash": fixture_hash(fixtures_path) if fixtures_path else None,
+        "split": "all",
         "cases": len(cases),
+        "cases_by_split": {name: entry["cases"] for name, entry in splits.items()},
         "failures": sum(1 for p in predictions.values() if not p.ok),
         "tokens": {k: int(v) for k, v in usage.items() if k != "latency_s"},
         "latency_s_total": round(usage["latency_s"], 3),
@@ -235,12 +266,10 @@ def evaluate(
     report = {
         "report_version": REPORT_VERSION,
         "run": info,
-        "headline": {name: score.metric(name).to_dict() for name in HEADLINE_METRICS},
+        "headline": _headline(score),
+        "splits": splits,
         "scores": score.to_dict(),
-        "floor": {
-            "model": BASELINE_MODEL,
-            "headline": {name: floor.metric(name).to_dict() for name in HEADLINE_METRICS},
-        },
+        "floor": {"model": BASELINE_MODEL, "headline": _headline(floor)},
     }
     return report, score
 
@@ -261,6 +290,7 @@ def second_annotator_agreement(
     score = score_run(gold, predictions, texts, bootstrap=bootstrap, seed=seed)
     return {
         "cases": len(shared),
+        "splits": sorted({by_id[case.id].split for case in shared}),
         "share_of_fixtures": round(len(shared) / max(len(cases), 1), 3),
         "headline": {name: score.metric(name).to_dict() for name in HEADLINE_METRICS},
     }
