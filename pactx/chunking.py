@@ -6,12 +6,13 @@ chunks share up to ``overlap`` of trailing sentences, so an agreement reported a
 boundary is seen whole at least once. A sentence longer than the budget on its own is cut at
 white space.
 
-Merge rule (:func:`merge_agreements`): agreements with the same set of parties (party code,
-else the case-folded name) and the same ``agreement_type`` are one agreement. The merged
-record keeps the most advanced ``status`` in the order proposed < negotiating < agreed <
-signed < in_force < suspended < terminated (with its ``termination_reason``), the first
-name and dates in text order, and the union of evidence (the first four quotes in text
-order, the schema's limit), parties, obligations, cooperation areas and provisions.
+Merge rule (:func:`merge_agreements`): agreements with the same set of parties (compared by
+:func:`pactx.parties.party_key`: the code, else the case-folded name) and the same
+``agreement_type`` are one agreement. The merged record keeps the most advanced ``status`` in
+the order proposed < negotiating < agreed < signed < in_force < suspended < terminated (with
+its ``termination_reason``), the first name and dates in text order, and the union of
+evidence (the first four quotes in text order, the schema's limit), parties, obligations,
+cooperation areas and provisions.
 
 Evidence offsets are shifted from the chunk to the original text and checked:
 ``text[start:end] == quote`` always holds in the merged result.
@@ -24,13 +25,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pactx.grounding import SourceText, Span, sentences
-from pactx.schema import (
-    AgreementStatus,
-    Evidence,
-    ExtractionResult,
-    Party,
-    SecurityAgreement,
-)
+from pactx.parties import party_key, party_keys
+from pactx.schema import AgreementStatus, Evidence, ExtractionResult, SecurityAgreement
 
 __all__ = [
     "Chunk",
@@ -147,12 +143,8 @@ def shift_evidence(
     return shifted
 
 
-def _party_key(party: Party) -> str:
-    return party.code or party.name.casefold()
-
-
 def _merge_key(agreement: SecurityAgreement) -> tuple[frozenset[str], str]:
-    return frozenset(_party_key(p) for p in agreement.parties), agreement.agreement_type.value
+    return party_keys(agreement), agreement.agreement_type.value
 
 
 def _union(items: Iterable[T], key: Callable[[T], Hashable], limit: int) -> list[T]:
@@ -177,7 +169,7 @@ def _merge_group(group: list[SecurityAgreement]) -> SecurityAgreement:
     return SecurityAgreement(
         evidence=_union(evidence, lambda e: (e.start, e.end), _LIMITS["evidence"]),
         name=_first(group, "name"),
-        parties=_union((p for a in group for p in a.parties), _party_key, _LIMITS["parties"]),
+        parties=_union((p for a in group for p in a.parties), party_key, _LIMITS["parties"]),
         agreement_type=lead.agreement_type,
         status=lead.status,
         obligations=_union((o for a in group for o in a.obligations), str, _LIMITS["obligations"]),

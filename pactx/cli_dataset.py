@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from pactx.consolidation import ConsolidatedAgreement
+    from pactx.records import ConsolidatedAgreement
     from pactx.schema import ExtractionResult
 
 __all__ = ["DatasetFormat", "consolidate", "export", "read_inputs"]
@@ -72,7 +72,7 @@ def _first_error(exc: ValidationError) -> str:
 
 def _read_line(path: Path, lineno: int, data: dict[str, Any], inputs: Inputs) -> None:
     """Add one parsed line (an extraction line or a consolidated record) to ``inputs``."""
-    from pactx.consolidation import ConsolidatedAgreement
+    from pactx.records import ConsolidatedAgreement
     from pactx.schema import ExtractionResult
 
     where = f"{path}:{lineno}"

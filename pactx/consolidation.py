@@ -1,16 +1,18 @@
 """From mentions to agreements: cluster extracted records that report the same real agreement.
 
 Every :class:`~pactx.schema.SecurityAgreement` in an :class:`~pactx.schema.ExtractionResult`
-is one *mention*. :func:`consolidate` groups mentions into :class:`ConsolidatedAgreement`
-records, keeps every mention, builds the status timeline and explains each merge.
+is one *mention*. :func:`consolidate` groups mentions into
+:class:`~pactx.records.ConsolidatedAgreement` records (the models live in :mod:`pactx.records`),
+keeps every mention, builds the status timeline and explains each merge.
 
 The merge rule
 --------------
-Parties are compared by *identity key*: the party's code, or its case-folded name when it has
-none. Members and guarantors form a mention's *core* set; prospective members, former members
-and observers are *peripheral* (they never decide identity, but they are recorded as
-:class:`MembershipChange`). An organization named as a party to its own pact (``AES`` in the
-"Alliance of Sahel States") is left out of the identity set.
+Parties are compared by *identity key* (:func:`pactx.parties.party_key`): the party's code,
+or its case-folded name when it has none. Members and guarantors form a mention's *core* set;
+prospective members, former members and observers are *peripheral* (they never decide
+identity, but they are recorded as :class:`~pactx.records.MembershipChange`). An organization
+named as a party to its own pact (``AES`` in the "Alliance of Sahel States") is left out of
+the identity set.
 
 A mention joins a cluster when, for some mention already in it:
 
@@ -46,37 +48,29 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import TypeVar
 
-from pydantic import BaseModel, Field, computed_field
-
+from pactx.parties import party_key
+from pactx.records import (
+    AgreementMention,
+    AtopFlags,
+    ConsolidatedAgreement,
+    ConsolidatedParty,
+    MembershipChange,
+    MembershipChangeKind,
+    StatusEvent,
+)
 from pactx.schema import (
     ATOP_OBLIGATION_VARIABLES,
-    COW_TYPES,
     AgreementStatus,
-    AgreementType,
     CooperationArea,
-    Evidence,
     ExtractionResult,
     Obligation,
     Party,
     PartyKind,
     PartyRole,
     SecurityAgreement,
-    TerminationReason,
 )
 
-__all__ = [
-    "NAME_THRESHOLD",
-    "AgreementMention",
-    "AtopFlags",
-    "ConsolidatedAgreement",
-    "ConsolidatedParty",
-    "MembershipChange",
-    "MembershipChangeKind",
-    "StatusEvent",
-    "consolidate",
-    "name_similarity",
-    "party_key",
-]
+__all__ = ["NAME_THRESHOLD", "consolidate", "name_similarity"]
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=StrEnum)
@@ -87,11 +81,6 @@ NAME_THRESHOLD = 0.85
 CORE_ROLES: frozenset[PartyRole] = frozenset({PartyRole.MEMBER, PartyRole.GUARANTOR})
 """Roles that make up a mention's identity (its core party set)."""
 
-BOUND_ROLES: frozenset[PartyRole] = frozenset(
-    {PartyRole.MEMBER, PartyRole.GUARANTOR, PartyRole.FORMER_MEMBER}
-)
-"""Roles of parties that are or were bound by the agreement (counted in exports and dyads)."""
-
 STATUS_RANK: dict[AgreementStatus, int] = {status: rank for rank, status in enumerate(AgreementStatus)}
 """Status progression: proposed < negotiating < ... < terminated."""
 
@@ -101,137 +90,7 @@ _GENERIC_NAME_WORDS = frozenset(
 )
 
 
-# --------------------------------------------------------------------------- models
-
-
-class MembershipChangeKind(StrEnum):
-    """How a party's membership changed between reports."""
-
-    ACCESSION = "accession"
-    WITHDRAWAL = "withdrawal"
-    PROSPECTIVE = "prospective"
-
-
-class AgreementMention(BaseModel):
-    """One extracted agreement as reported in one document."""
-
-    source_id: str
-    document_index: int = Field(description="Position of the document in the input (0-based).")
-    agreement_index: int = Field(description="Position of the agreement in its result (0-based).")
-    name: str | None = None
-    agreement_type: AgreementType
-    status: AgreementStatus
-    plover_event: str
-    parties: list[Party]
-    obligations: list[Obligation] = Field(default_factory=list)
-    cooperation_areas: list[CooperationArea] = Field(default_factory=list)
-    signed_date: str | None = None
-    effective_date: str | None = None
-    end_date: str | None = None
-    termination_reason: TerminationReason | None = None
-    evidence: list[Evidence] = Field(default_factory=list)
-
-    @property
-    def ref(self) -> str:
-        """``"source_id#agreement_index"``, the item name used by cluster scores."""
-        return f"{self.source_id}#{self.agreement_index}"
-
-
-class StatusEvent(BaseModel):
-    """A status reported about the agreement by one mention."""
-
-    status: AgreementStatus
-    date: str | None = Field(
-        default=None,
-        description="signed_date for signed, effective_date for in_force, end_date for terminated.",
-    )
-    plover_event: str
-    source_id: str
-    document_index: int
-    agreement_index: int
-
-
-class MembershipChange(BaseModel):
-    """A party joining, leaving or invited to join, as one mention reports it."""
-
-    kind: MembershipChangeKind
-    party: str = Field(description="Party code, or the name as written when it has no code.")
-    name: str
-    source_id: str
-    document_index: int
-    agreement_index: int
-    date: str | None = Field(
-        default=None, description="end_date for a withdrawal; effective or signed date for an accession."
-    )
-
-
-class ConsolidatedParty(BaseModel):
-    """A party to the consolidated agreement, with its latest reported role."""
-
-    code: str | None = None
-    name: str
-    role: PartyRole = PartyRole.MEMBER
-    kind: PartyKind = PartyKind.OTHER
-
-    @property
-    def label(self) -> str:
-        """The code, or the name when there is no code."""
-        return self.code or self.name
-
-
-class AtopFlags(BaseModel):
-    """The five ATOP obligation variables (true when any mention reports the obligation)."""
-
-    defense: bool = False
-    offense: bool = False
-    neutral: bool = False
-    nonagg: bool = False
-    consul: bool = False
-
-
-class ConsolidatedAgreement(BaseModel):
-    """One real agreement, built from every mention that reports it."""
-
-    id: str = Field(description="Stable id: hash of the cluster's canonical key.")
-    name: str | None = Field(default=None, description="Most frequent name reported.")
-    agreement_type: AgreementType = Field(description="Most frequent agreement type reported.")
-    status: AgreementStatus = Field(description="Status of the last timeline event.")
-    parties: list[ConsolidatedParty]
-    timeline: list[StatusEvent]
-    mentions: list[AgreementMention]
-    merge_reasons: list[str] = Field(default_factory=list)
-    membership_changes: list[MembershipChange] = Field(default_factory=list)
-    obligations: list[Obligation] = Field(default_factory=list)
-    cooperation_areas: list[CooperationArea] = Field(default_factory=list)
-    atop: AtopFlags = Field(default_factory=AtopFlags)
-    plover_events: list[str] = Field(default_factory=list)
-    signed_date: str | None = None
-    effective_date: str | None = None
-    end_date: str | None = None
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def cow_type(self) -> str | None:
-        """Correlates of War alliance type, when the agreement type is one COW codes."""
-        return COW_TYPES.get(self.agreement_type)
-
-    def bound_parties(self) -> list[ConsolidatedParty]:
-        """Parties that are or were bound (members, guarantors, former members)."""
-        return [p for p in self.parties if p.role in BOUND_ROLES]
-
-    def source_ids(self) -> list[str]:
-        """Source ids of the mentions, in document order, without repeats."""
-        return list(dict.fromkeys(m.source_id for m in self.mentions))
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def party_key(party: Party) -> str:
-    """Identity key of a party: its code, else its case-folded, space-collapsed name."""
-    if party.code:
-        return party.code.strip().upper()
-    return "~" + " ".join(party.name.casefold().split())
 
 
 def _norm_name(name: str | None) -> str:

@@ -15,7 +15,7 @@ from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pactx.consolidation import ConsolidatedAgreement, ConsolidatedParty, MembershipChangeKind
+from pactx.records import ConsolidatedAgreement, ConsolidatedParty, MembershipChangeKind
 from pactx.schema import PartyKind
 
 if TYPE_CHECKING:

@@ -26,7 +26,6 @@ from typing import Any, Protocol
 import instructor
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from openai.types.chat import ChatCompletion
-from pydantic import BaseModel
 
 from pactx._version import __version__
 from pactx.cache import ResultCache, cache_key
@@ -41,6 +40,7 @@ from pactx.errors import (
     PactxError,
     ProviderError,
 )
+from pactx.instructor_compat import prepared_response_model, skip_repeated_async_validator_walk
 from pactx.prompts import DEFAULT_PROMPT, Prompt, load_prompt
 from pactx.providers import Backend, ProviderConfig, make_backend
 from pactx.redaction import redact
@@ -63,68 +63,9 @@ __all__ = [
     "resolve_strategy",
 ]
 
-
-
-def _prepared_response_model(model: type[GroundedAgreementList]) -> type[GroundedAgreementList]:
-    """``model`` as instructor would wrap it on every call, once, with a memoized JSON schema.
-
-    instructor builds a new pydantic class around a plain model (``create_model``) and
-    regenerates its JSON schema for every request, about 10 ms a call. The class returned here
-    already is an ``OpenAISchema`` (so it is not wrapped again) with the same name and
-    docstring, so the schema the model sees is unchanged.
-    """
-    schemas: dict[Any, str] = {}
-
-    def model_json_schema(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
-        key = (args, tuple(sorted(kwargs.items())))
-        if key not in schemas:
-            schemas[key] = json.dumps(super(prepared, cls).model_json_schema(*args, **kwargs))  # type: ignore[misc]
-        return json.loads(schemas[key])  # type: ignore[no-any-return]  # a fresh copy: callers may edit it
-
-    namespace = {
-        "__module__": model.__module__,
-        "__qualname__": model.__qualname__,
-        "__doc__": model.__doc__,
-        "model_json_schema": classmethod(model_json_schema),
-    }
-    prepared: type[GroundedAgreementList] = type(model.__name__, (model, instructor.OpenAISchema), namespace)
-    return prepared
-
-
-RESPONSE_MODEL = _prepared_response_model(GroundedAgreementList)
-
-
-def _skip_repeated_async_validator_walk(model: type[BaseModel]) -> None:
-    """Let instructor check ``model`` for async validators once, not on every call.
-
-    instructor (1.1x, v2 core) walks every class of the response model on each request to
-    refuse async validators, about 1 ms a call, the largest single cost of a batch request.
-    pactx's response model is fixed and has none; after one real check, the walk is skipped
-    for that model only. Other response models, and instructor versions without this hook,
-    are untouched.
-    """
-    try:
-        from instructor.v2.core import patch
-        from instructor.v2.validation import async_validators
-    except ImportError:  # an instructor without the v2 core
-        return
-    name = "reject_async_validators"
-    original = getattr(async_validators, name, None)
-    if original is None or hasattr(original, "__pactx_checked__"):
-        return
-    original(model)  # raises now, at import, if the model ever gains an async validator
-
-    def reject_async_validators(response_model: Any) -> None:
-        if response_model is not model:
-            original(response_model)
-
-    reject_async_validators.__pactx_checked__ = model  # type: ignore[attr-defined]
-    for module in (async_validators, patch):  # patch.py imported the function by name
-        if getattr(module, name, None) is original:
-            setattr(module, name, reject_async_validators)
-
-
-_skip_repeated_async_validator_walk(RESPONSE_MODEL)
+RESPONSE_MODEL = prepared_response_model(GroundedAgreementList)
+"""The response model sent to instructor (see :mod:`pactx.instructor_compat`)."""
+skip_repeated_async_validator_walk(RESPONSE_MODEL)
 
 
 class _DataContext(dict[str, Any]):

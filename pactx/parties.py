@@ -15,9 +15,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pactx.grounding import normalize
-from pactx.schema import PartyKind
+from pactx.schema import Party, PartyKind, SecurityAgreement
 
-__all__ = ["Organization", "ORGANIZATIONS", "Resolution", "resolve", "cow_ccode", "iso3_names"]
+__all__ = [
+    "Organization",
+    "ORGANIZATIONS",
+    "Resolution",
+    "resolve",
+    "cow_ccode",
+    "iso3_names",
+    "party_key",
+    "party_keys",
+]
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,24 @@ def iso3_names() -> dict[str, str]:
     for org in ORGANIZATIONS:
         names[org.code] = org.name
     return names
+
+
+def party_key(party: Party) -> str:
+    """Identity key of a party: which parties make two records the same.
+
+    The code (stripped, upper-cased) when the party has one, else ``"~"`` and the case-folded
+    name with white space collapsed. Codes are normalized because records from other tools
+    may spell them in any case; the ``~`` keeps a name without a code from ever equalling a
+    code. Chunk merging, consolidation and eval alignment all compare parties by this key.
+    """
+    if party.code:
+        return party.code.strip().upper()
+    return "~" + " ".join(party.name.casefold().split())
+
+
+def party_keys(agreement: SecurityAgreement) -> frozenset[str]:
+    """The set of party keys of an agreement."""
+    return frozenset(party_key(p) for p in agreement.parties)
 
 
 def organization(code: str) -> Organization | None:

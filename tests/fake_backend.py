@@ -38,7 +38,7 @@ class FakeLlamaBackend:
         self.calls = 0
         self.in_flight = 0
         self.max_in_flight = 0
-        self.documents: list[str] = []
+        self.requests: list[list[dict[str, Any]]] = []
 
     def generation_params(self) -> dict[str, Any]:
         return {"temperature": 0.0, "seed": 0, "max_tokens": self.config.max_tokens, "n_ctx": self.config.n_ctx}
@@ -54,7 +54,7 @@ class FakeLlamaBackend:
             with self._lock:
                 self.calls += 1
                 answer = floor_responder({"messages": kwargs["messages"]})
-                self.documents.append(kwargs["messages"][-1]["content"])
+                self.requests.append(kwargs["messages"])
         finally:
             with self._count_lock:
                 self.in_flight -= 1

@@ -17,7 +17,7 @@ from fake_backend import FakeLlamaBackend
 from pactx import ExtractionResult, Extractor, Outcome, aextract_many, extract_many
 from pactx.batch import RateGate, TokenBucket, estimate_tokens
 from pactx.documents import MAX_DOCUMENT_CHARS, Document, InputFailure, text_id
-from pactx.testserver import FakeOpenAIServer, floor_responder
+from pactx.testserver import FakeOpenAIServer, document_of, floor_responder
 from pactx.transport import RetryPolicy
 
 FAST = RetryPolicy(max_retries=3, initial_wait=0.01, max_wait=0.05, jitter=0.0)
@@ -144,27 +144,69 @@ def test_embedded_backend_runs_one_call_at_a_time_in_a_thread(seed_lines: list[s
     assert backend.calls == 8 and backend.max_in_flight == 1
 
 
-async def test_async_generator_and_early_stop(server: FakeOpenAIServer, seed_lines: list[str]) -> None:
+@pytest.fixture
+def held_server(seed_lines: list[str]) -> Any:
+    """A server that answers the first seed line at once and holds every other request.
+
+    Held requests wait until the test ends (at most 30 s): a batch that stops early must
+    cancel them, not wait for their answers.
+    """
+    release = threading.Event()
+
+    def responder(request: dict[str, Any]) -> dict[str, Any]:
+        if document_of(request).strip() != seed_lines[0].strip():
+            release.wait(30)
+        return floor_responder(request)
+
+    with FakeOpenAIServer(responder) as srv:
+        yield srv
+        release.set()
+
+
+def _counted(seed_lines: list[str], pulled: list[int]) -> Any:
+    """The seed lines as ``(id, text)`` pairs, noting each one the batch takes."""
+    for i, line in enumerate(seed_lines):
+        pulled.append(i)
+        yield (f"d{i}", line)
+
+
+async def test_async_generator_yields_one_outcome_per_document(server: FakeOpenAIServer, seed_lines: list[str]) -> None:
     extractor = _extractor(server)
     seen = [o async for o in aextract_many([(str(i), t) for i, t in enumerate(seed_lines[:6])], extractor=extractor)]
     assert sorted(o.id for o in seen) == [str(i) for i in range(6)]
 
+
+async def test_closing_the_async_generator_cancels_what_is_in_flight(
+    held_server: FakeOpenAIServer, seed_lines: list[str]
+) -> None:
+    pulled: list[int] = []
+
     async def docs() -> Any:  # an async source, consumed lazily
-        for i, line in enumerate(seed_lines):
-            yield (f"a{i}", line)
+        for item in _counted(seed_lines, pulled):
+            yield item
 
-    stream = aextract_many(docs(), extractor=extractor, concurrency=2)
+    stream = aextract_many(docs(), extractor=_extractor(held_server), concurrency=2)
     first = await stream.__anext__()
+    started = time.monotonic()
     await stream.aclose()  # cancels what is in flight
-    assert isinstance(first, Outcome)
-    assert server.completions < 6 + len(seed_lines)
+    others = lambda: [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]  # noqa: E731
+    while others() and time.monotonic() - started < 10:
+        await asyncio.sleep(0.05)
+    assert not others(), others()  # the held request was cancelled, not left running until answered
+    assert first.ok and first.id == "d0"
+    assert pulled == [0, 1]  # no more documents taken than the concurrency
+    assert held_server.completions <= 2
 
 
-def test_breaking_out_of_the_sync_generator_stops_the_batch(server: FakeOpenAIServer, seed_lines: list[str]) -> None:
-    for outcome in extract_many(seed_lines, extractor=_extractor(server), concurrency=2):
-        assert outcome.ok
+def test_breaking_out_of_the_sync_generator_stops_the_batch(held_server: FakeOpenAIServer, seed_lines: list[str]) -> None:
+    pulled: list[int] = []
+    started = time.monotonic()
+    for outcome in extract_many(_counted(seed_lines, pulled), extractor=_extractor(held_server), concurrency=2):
         break
-    assert server.completions < len(seed_lines)
+    assert time.monotonic() - started < 10  # the held request was cancelled, not awaited
+    assert outcome.ok and outcome.id == "d0"
+    assert pulled == [0, 1]  # no more documents taken than the concurrency
+    assert held_server.completions <= 2
 
 
 def test_extractor_and_options_are_exclusive(server: FakeOpenAIServer) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import re
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -157,7 +158,36 @@ def test_cli_caches_by_default_and_no_cache_bypasses(tmp_path: Path, monkeypatch
         assert len(rows) == 2 and all(r["result"]["metadata"]["cached"] for r in rows)
         assert runner.invoke(app, [*args, "--no-cache"]).exit_code == 0 and server.completions == 4
     info = runner.invoke(app, ["cache", "info"])
-    assert info.exit_code == 0 and "results" in info.output and "2" in info.output
+    assert info.exit_code == 0 and _info_rows(info.output)["results"] == "2"  # the two texts, once each
     cleared = runner.invoke(app, ["cache", "clear"])
     assert cleared.exit_code == 0 and "removed 2" in cleared.output
     assert ResultCache().info().entries == 0
+
+
+def _info_rows(output: str) -> dict[str, str]:
+    """The rows of the ``pactx cache info`` table, label to value."""
+    rows: dict[str, str] = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in re.split(r"[│|]", line) if cell.strip()]
+        if len(cells) == 2:
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+def test_cli_cache_info_prints_the_entry_count_path_and_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACTX_CACHE_DIR", str(tmp_path))
+    runner = CliRunner(env={"COLUMNS": "400"})  # one line per row: the path is never wrapped
+    empty = _info_rows(runner.invoke(app, ["cache", "info"]).output)
+    assert empty == {"path": str(tmp_path / "results.sqlite3"), "results": "0", "size": "0.00 MB"}
+    cache = ResultCache()
+    for i in range(7):
+        cache.put(f"k{i}", _result(f"s{i}"))
+    cache.put("k3", _result("again"))  # a replaced entry is not counted twice
+    cache.close()
+    info = runner.invoke(app, ["cache", "info"])
+    assert info.exit_code == 0, info.output
+    rows = _info_rows(info.output)
+    assert (rows["path"], rows["results"]) == (str(cache.path), "7")
+    assert re.fullmatch(r"\d+\.\d\d MB", rows["size"]) and rows["size"] != "0.00 MB"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -141,17 +142,27 @@ async def test_async_chunked_extraction_matches_sync(article: str) -> None:
     assert result.agreements == sync.agreements and result.metadata.chunks == sync.metadata.chunks > 1
 
 
-def test_embedded_budget_is_counted_in_tokens(article: str) -> None:
+def test_embedded_budget_is_counted_in_tokens(article: str, tmp_path: Path) -> None:
+    prompt = tmp_path / "short.toml"  # 9 + 2 words (the fake backend's tokens are words)
+    prompt.write_text(
+        'version = "t"\nsystem = "Extract the security agreements reported in this news text.\\n"\n'
+        'user = "<document>\\n{text}\\n</document>"\n',
+        encoding="utf-8",
+    )
     backend = FakeLlamaBackend(n_ctx=1024, max_tokens=128)
-    extractor = Extractor(backend=backend)
+    extractor = Extractor(backend=backend, prompt=prompt)
     budget, measure = extractor._budget()
-    prompt_words = len((extractor.prompt.system + extractor.prompt.user.replace("{text}", "")).split())
-    assert measure == backend.count_tokens and budget == max(1024 - prompt_words - 2 * 128 - 64, 256)
+    assert measure == backend.count_tokens
+    assert budget == 693  # 1024 context - 11 prompt - 2 * 128 (answer and one re-ask) - 64 template margin
+    small = Extractor(backend=FakeLlamaBackend(n_ctx=512, max_tokens=128), prompt=prompt)
+    assert small._budget()[0] == 256  # 512 - 11 - 256 - 64 = 181 is below the floor
     result = extractor.extract(article)
     assert result.metadata.chunks == backend.calls > 1
-    for document in backend.documents:
-        fenced = document.split("<document>\n", 1)[1].rsplit("\n</document>", 1)[0]
-        assert len(fenced.split()) <= budget
+    for messages in backend.requests:
+        document = messages[-1]["content"].split("<document>\n", 1)[1].rsplit("\n</document>", 1)[0]
+        assert len(document.split()) <= budget
+        sent = sum(backend.count_tokens(m["content"]) for m in messages)
+        assert sent + 2 * 128 <= 1024  # every request fits the context with room for the answer and a re-ask
 
 
 def test_a_failing_chunk_fails_the_document_with_the_whole_cost(article: str) -> None:

@@ -7,12 +7,8 @@ from typing import Any
 
 import pytest
 
-from pactx.consolidation import (
-    ConsolidatedAgreement,
-    MembershipChangeKind,
-    consolidate,
-    name_similarity,
-)
+from pactx.consolidation import consolidate, name_similarity
+from pactx.records import ConsolidatedAgreement, MembershipChangeKind
 from pactx.schema import AgreementStatus, ExtractionResult, RunMetadata, SecurityAgreement
 
 NAMES = {

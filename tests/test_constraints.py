@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pactx.cues import obligations_cued, statuses_cued, types_cued
 from pactx.providers import choice_constraints, grammar_schema, grammar_text, source_constrained_schema
@@ -16,11 +21,77 @@ REVOKED = (
 )
 
 
-def test_grammar_schema_caps_lists_and_free_text() -> None:
-    schema = grammar_schema(SCHEMA)
-    text = json.dumps(schema)
-    assert '"maxLength": 400' not in text
-    assert all(v <= 3 for v in map(int, re.findall(r'"maxItems": (\d+)', text)))
+GRAMMAR_MAX_ITEMS, GRAMMAR_MAX_LENGTH = 3, 80  # the documented caps
+
+
+def _assert_capped(original: Any, capped: Any) -> None:
+    """``capped`` is ``original`` with every list and free-text string capped, nothing else changed."""
+    if isinstance(original, list):
+        assert isinstance(capped, list) and len(capped) == len(original)
+        for before, after in zip(original, capped, strict=True):
+            _assert_capped(before, after)
+        return
+    if not isinstance(original, dict):
+        assert capped == original
+        return
+    assert isinstance(capped, dict) and capped is not original
+    free_text = original.get("type") == "string" and "enum" not in original and "pattern" not in original
+    changed = set()
+    if original.get("type") == "array":
+        changed.add("maxItems")
+        assert capped["maxItems"] == min(original.get("maxItems", GRAMMAR_MAX_ITEMS), GRAMMAR_MAX_ITEMS)
+    if free_text:
+        changed |= {"maxLength", "minLength"}
+        assert capped["maxLength"] == min(original.get("maxLength", GRAMMAR_MAX_LENGTH), GRAMMAR_MAX_LENGTH)
+        assert "minLength" not in capped  # a lower bound could exceed the cap
+    assert set(capped) - changed == set(original) - changed
+    for key in set(original) - changed:
+        _assert_capped(original[key], capped[key])
+
+
+_names = st.text("abcdefghij", min_size=1, max_size=6)
+_bound = st.integers(0, 1000)
+
+
+@st.composite
+def _string_schemas(draw: st.DrawFn) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    extra = draw(st.sampled_from(["free", "enum", "pattern"]))
+    if extra == "enum":
+        schema["enum"] = draw(st.lists(st.text(max_size=5), min_size=1, max_size=3))
+    elif extra == "pattern":
+        schema["pattern"] = "^[A-Z]{3}$"
+    for bound in ("maxLength", "minLength"):
+        if draw(st.booleans()):
+            schema[bound] = draw(_bound)
+    return schema
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    arrays = st.builds(lambda items, cap: {"type": "array", "items": items, **({} if cap is None else {"maxItems": cap})},
+                       children, st.none() | _bound)
+    objects = st.builds(lambda props: {"type": "object", "properties": props}, st.dictionaries(_names, children, max_size=3))
+    any_of = st.builds(lambda options: {"anyOf": options}, st.lists(children, min_size=1, max_size=3))
+    return arrays | objects | any_of
+
+
+_schemas = st.recursive(_string_schemas() | st.just({"type": "integer"}) | st.just({"type": "null"}), _containers,
+                        max_leaves=12)
+
+
+def test_grammar_schema_caps_the_response_schema() -> None:
+    before = copy.deepcopy(SCHEMA)
+    _assert_capped(SCHEMA, grammar_schema(SCHEMA))
+    assert SCHEMA == before  # a copy: the real schema keeps its limits
+
+
+@settings(max_examples=200, deadline=None)
+@given(_schemas, st.dictionaries(_names, _schemas, max_size=3))
+def test_grammar_schema_caps_every_list_and_free_text_of_any_schema(root: Any, defs: dict[str, Any]) -> None:
+    schema = {**root, "$defs": defs} if isinstance(root, dict) else root
+    before = copy.deepcopy(schema)
+    _assert_capped(schema, grammar_schema(schema))
+    assert schema == before
 
 
 def test_quotes_and_party_names_can_only_come_from_the_source() -> None:

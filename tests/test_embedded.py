@@ -72,13 +72,22 @@ def test_injected_instructions_neither_change_the_format_nor_invent_a_pact(
 
 
 def test_cli_on_seed_lines_with_no_key(tmp_path: Path, seed_lines: list[str]) -> None:
+    """No endpoint and no key (conftest clears them, and gives a fresh cache): the embedded model runs."""
+    texts = seed_lines[-2:]
     source = tmp_path / "two.txt"
-    source.write_text("\n".join(seed_lines[-2:]) + "\n", encoding="utf-8")
+    source.write_text("\n".join(texts) + "\n", encoding="utf-8")
     out = tmp_path / "out.jsonl"
     result = CliRunner().invoke(app, ["extract", str(source), "--lines", "-o", str(out)])
-    rows = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []
+    assert result.exit_code == 0, result.output  # 1 when any document failed
     failures = tmp_path / "out.failures.jsonl"
-    failed = failures.read_text().splitlines() if failures.exists() else []
-    assert len(rows) + len(failed) == 2, result.output
-    for row in rows:
-        ExtractionResult.model_validate(row["result"])
+    assert not failures.exists() or failures.read_text() == "", failures.read_text()
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 2 and all("error" not in row for row in rows)
+    for row, text in zip(rows, texts, strict=True):
+        extracted = ExtractionResult.model_validate(row["result"])
+        meta = extracted.metadata
+        assert meta.provider == "llama-cpp" and meta.model == DEFAULT_EMBEDDED_MODEL and not meta.cached
+        assert meta.source_id == row["id"] and meta.usage.completion_tokens > 0
+        for agreement in extracted.agreements:
+            for quote in agreement.evidence:
+                assert text[quote.start : quote.end] == quote.quote

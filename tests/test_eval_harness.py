@@ -106,14 +106,23 @@ def test_errors_are_never_recorded(evals: Path, tmp_path: Path, monkeypatch: pyt
 
     with FakeOpenAIServer(refuse, model="bad-model") as server:
         result = run_eval(["--mode", "record", "--limit", "1"], monkeypatch, server, tmp_path / "rec")
-    assert result.exit_code == 0
+        invalid_calls = server.completions
+    assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "rec" / "report.json").read_text())
     assert report["headline"]["schema_valid"]["value"] == 0.0
-    # invalid answers are recorded (they are real responses), transport errors are not:
+    # invalid answers are real responses: every one (first try and re-asks) is recorded
+    invalid = (evals / "recordings" / "bad-model" / "responses.jsonl").read_text().splitlines()
+    assert invalid_calls > 1 and len(invalid) == invalid_calls
+    assert all("Atlantis" in json.dumps(json.loads(line)["response"]) for line in invalid)
+    # transport errors are not: the run goes on, the document is scored as failed, nothing is stored
     with FakeOpenAIServer(gold_responder(evals), model="down-model") as server:
         server.faults.script[:] = ["500"] * 30
-        monkeypatch.setenv("PACTX_BASE_URL", server.url)
-        run_eval(["--mode", "record", "--limit", "1"], monkeypatch, server, tmp_path / "rec2")
+        faulted = run_eval(["--mode", "record", "--limit", "1"], monkeypatch, server, tmp_path / "rec2")
+        faulted_calls = server.completions
+    assert faulted.exit_code == 0, faulted.output
+    assert faulted_calls > 1  # the server was asked, and the client retried
+    [document] = json.loads((tmp_path / "rec2" / "report.json").read_text())["scores"]["documents"]
+    assert document["status"] == "failed" and "500" in document["error"], document
     responses = evals / "recordings" / "down-model" / "responses.jsonl"
     assert not responses.exists() or responses.read_text() == ""
 
@@ -167,3 +176,106 @@ def test_replay_with_no_recordings_is_a_clear_error(evals: Path, tmp_path: Path,
     result = run_eval(["--mode", "replay", "--model", "never-recorded"], monkeypatch, None, tmp_path / "r")
     assert result.exit_code == 2
     assert "no recordings" in result.output
+
+
+TEST_SPLIT = ("seed-001-09", "seed-000-09", "seed-001-08")
+
+
+@pytest.fixture
+def split_evals(evals: Path) -> Path:
+    """The private fixtures with three of the cases moved to the ``test`` split."""
+    path = evals / "fixtures" / "cases.jsonl"
+    raws = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for raw in raws:
+        raw["split"] = "test" if raw["id"] in TEST_SPLIT else "dev"
+    path.write_text("".join(json.dumps(raw, ensure_ascii=False) + "\n" for raw in raws), encoding="utf-8")
+    return evals
+
+
+def test_reports_show_each_split(split_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(gold_responder(split_evals), model="gold-model") as server:
+        result = run_eval(["--mode", "live"], monkeypatch, server, tmp_path / "all")
+        assert result.exit_code == 0, result.output
+        only_test = run_eval(["--mode", "live", "--split", "test"], monkeypatch, server, tmp_path / "test")
+        assert only_test.exit_code == 0, only_test.output
+    report = json.loads((tmp_path / "all" / "report.json").read_text())
+    assert report["run"]["split"] == "all"
+    assert report["run"]["cases_by_split"] == {"dev": 3, "test": 3}
+    assert set(report["splits"]) == {"dev", "test"}
+    assert report["splits"]["test"]["headline"]["detection_f1"]["value"] == 1.0
+    assert "floor" in report["splits"]["dev"]
+    markdown = (tmp_path / "all" / "report.md").read_text()
+    assert "| metric | dev | dev floor | test | test floor |" in markdown
+    assert "test floor</th>" in (tmp_path / "all" / "report.html").read_text()
+    narrowed = json.loads((tmp_path / "test" / "report.json").read_text())
+    assert narrowed["run"]["split"] == "test" and narrowed["run"]["cases"] == 3
+    assert set(narrowed["splits"]) == {"test"}
+    assert {doc["id"] for doc in narrowed["scores"]["documents"]} == set(TEST_SPLIT)
+
+
+def test_gate_fails_on_a_regression_in_the_test_split_alone(
+    split_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpenAIServer(gold_responder(split_evals), model="gate-model") as server:
+        accepted = run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a")
+        assert accepted.exit_code == 0, accepted.output
+    baseline = json.loads((split_evals / "baselines" / "gate-model.json").read_text())
+    assert set(baseline["splits"]) == {"dev", "test"}  # --update-baseline writes both splits
+    gold = gold_responder(split_evals)
+    broken = gold_responder(split_evals, degrade=True)
+    test_texts = {case.text for case in load_cases(split_evals / "fixtures" / "cases.jsonl", split="test")}
+
+    def regress_on_test(request: dict[str, Any]) -> dict[str, Any]:
+        return (broken if document_of(request) in test_texts else gold)(request)
+
+    with FakeOpenAIServer(regress_on_test, model="gate-model") as server:
+        worse = run_eval(["--mode", "live", "--check"], monkeypatch, server, tmp_path / "c")
+        dev_only = run_eval(["--mode", "live", "--check", "--split", "dev"], monkeypatch, server, tmp_path / "d")
+    assert worse.exit_code == 1
+    gate = json.loads((tmp_path / "c" / "report.json").read_text())["gate"]
+    assert gate["passed"] is False
+    assert gate["reasons"] and all(reason.startswith("[test] ") for reason in gate["reasons"])
+    assert any("detection_f1" in reason for reason in gate["reasons"])
+    assert set(gate["comparison"]) == {"dev", "test"}
+    assert dev_only.exit_code == 0, dev_only.output  # the dev split alone is unchanged
+
+
+def test_gate_reports_a_split_missing_from_an_old_baseline(
+    split_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpenAIServer(gold_responder(split_evals), model="gate-model") as server:
+        assert run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a").exit_code == 0
+        # an old baseline: answers for the dev cases only, no per-split scores
+        answers = split_evals / "baselines" / "gate-model.predictions.jsonl"
+        kept = [line for line in answers.read_text().splitlines() if json.loads(line)["id"] not in TEST_SPLIT]
+        answers.write_text("\n".join(kept) + "\n")
+        report_file = split_evals / "baselines" / "gate-model.json"
+        old = json.loads(report_file.read_text())
+        del old["splits"]
+        report_file.write_text(json.dumps(old))
+        result = run_eval(["--mode", "live", "--check"], monkeypatch, server, tmp_path / "b")
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    gate = json.loads((tmp_path / "b" / "report.json").read_text())["gate"]
+    assert gate["reasons"] == [gate["reasons"][0]] and gate["reasons"][0].startswith("[test] the baseline has no answers")
+    table = runner.invoke(app, ["eval", "table"])
+    assert table.exit_code == 0, table.output
+    assert "| gate-model | all (baseline predates the split) |" in table.output
+
+
+def test_table_shows_each_model_on_each_split(split_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(gold_responder(split_evals), model="gate-model") as server:
+        assert run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a").exit_code == 0
+    table = runner.invoke(app, ["eval", "table"])
+    assert table.exit_code == 0, table.output
+    assert "| gate-model | dev | 1.00" in table.output and "| gate-model | test | 1.00" in table.output
+    assert "| floor (rules, no LLM) | test |" in table.output
+
+
+def test_split_runs_refuse_to_update_the_baseline(split_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAIServer(gold_responder(split_evals), model="gate-model") as server:
+        result = run_eval(["--mode", "live", "--split", "dev", "--update-baseline"], monkeypatch, server, tmp_path / "a")
+        unknown = run_eval(["--mode", "live", "--split", "train"], monkeypatch, server, tmp_path / "b")
+    assert result.exit_code == 1 and "refusing" in result.output
+    assert not (split_evals / "baselines" / "gate-model.json").exists()
+    assert unknown.exit_code == 2 and "unknown split" in unknown.output

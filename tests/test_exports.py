@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 from pactx import exports
 from pactx.cli_dataset import consolidate as consolidate_command
 from pactx.cli_dataset import export as export_command
-from pactx.consolidation import ConsolidatedAgreement, consolidate
+from pactx.consolidation import consolidate
+from pactx.records import ConsolidatedAgreement
 from pactx.schema import ExtractionResult, RunMetadata, SecurityAgreement
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -79,10 +79,14 @@ def test_self_hosted_endpoint_defaults_to_json_schema_and_openai_to_tools() -> N
     assert mock_backend(handler, mode=None, base_url="https://api.openai.com/v1").mode.name == "TOOLS"
 
 
-def test_empty_agreement_list_is_a_valid_answer() -> None:
+def test_empty_agreement_list_is_a_valid_answer_and_is_kept() -> None:
+    """The model may say "no agreement", even on a text that names a pact: no re-ask, nothing added."""
     server = ScriptedServer(httpx.Response(200, json=completion({"agreements": []})))
-    result = Extractor(backend=mock_backend(server)).extract("Chile's minister visited Peru.")
-    assert result.agreements == [] and result.metadata.attempts == 1
+    result = Extractor(backend=mock_backend(server)).extract(SAHEL, source_id="empty")
+    assert len(server.requests) == 1  # accepted as it came: no re-ask
+    assert result.agreements == []  # pactx never fills in agreements the model did not give
+    meta = result.metadata
+    assert (meta.source_id, meta.attempts, meta.usage.total_tokens, meta.warnings) == ("empty", 1, 140, [])
 
 
 def test_party_written_differently_is_replaced_by_the_text_spelling_with_a_warning() -> None:
@@ -173,27 +177,3 @@ def test_documents_are_never_rendered_as_templates() -> None:
     sent = server.bodies()[0]["messages"]
     assert "{{ source.text }}" in sent[-1]["content"] and "{% raw %}" in sent[-1]["content"]
     assert sent[0]["content"].endswith("\n")  # the prompt file's text, byte for byte
-
-
-def test_instructor_walks_pactx_response_model_once_and_other_models_every_time() -> None:
-    """pactx skips instructor's per-call async-validator walk for its own model only."""
-    pytest.importorskip("instructor.v2.validation.async_validators")
-    from instructor.v2.core import patch
-    from instructor.v2.validation import async_validators
-    from pydantic import BaseModel
-
-    from pactx.extraction import RESPONSE_MODEL
-
-    hook = async_validators.reject_async_validators
-    assert getattr(hook, "__pactx_checked__", None) is RESPONSE_MODEL and patch.reject_async_validators is hook
-    hook(RESPONSE_MODEL)  # no walk, no error
-
-    class WithAsyncValidator(BaseModel):
-        x: int
-
-        @async_validators.async_field_validator("x")
-        async def check(self, value: int) -> int:
-            return value
-
-    with pytest.raises(ValueError, match="async validators"):
-        hook(WithAsyncValidator)  # any other model is still checked

@@ -2,8 +2,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pactx import PartyKind
-from pactx.parties import ORGANIZATIONS, cow_ccode, find_mentions, iso3_names, resolve
+from pactx import Party, PartyKind, SecurityAgreement
+from pactx.chunking import merge_agreements
+from pactx.parties import ORGANIZATIONS, cow_ccode, find_mentions, iso3_names, party_key, party_keys, resolve
 
 
 @pytest.mark.parametrize(
@@ -81,3 +82,26 @@ def test_official_names_resolve_to_their_own_code(item: tuple[str, str]) -> None
 def test_resolve_never_raises_and_codes_are_well_formed(name: str) -> None:
     resolution = resolve(name)
     assert resolution.code is None or resolution.code.isupper()
+
+
+def test_party_key_is_one_identity_for_codes_and_names() -> None:
+    assert party_key(Party(name="the Americans", code=" usa ")) == party_key(Party(name="USA", code="USA"))
+    assert party_key(Party(name="Sahel  Group")) == party_key(Party(name="sahel group"))
+    assert party_key(Party(name="NATO")) != party_key(Party(name="NATO", code="NATO"))  # a name never equals a code
+    agreement = SecurityAgreement.model_validate(
+        {"evidence": [{"quote": "signed a pact"}], "parties": [{"name": "Mali", "code": "MLI"}, {"name": "Foo Bar"}],
+         "agreement_type": "defense_pact", "status": "signed"}
+    )
+    assert party_keys(agreement) == {"MLI", "~foo bar"}
+
+
+def test_chunk_merging_compares_parties_by_party_key() -> None:
+    def pact(*parties: dict[str, str]) -> SecurityAgreement:
+        return SecurityAgreement.model_validate(
+            {"evidence": [{"quote": "signed a pact"}], "parties": list(parties),
+             "agreement_type": "defense_pact", "status": "signed"}
+        )
+
+    merged = merge_agreements([pact({"name": "Mali", "code": "MLI"}, {"name": "Sahel  Group"}),
+                               pact({"name": "Mali", "code": "mli"}, {"name": "sahel group"})])
+    assert len(merged) == 1

@@ -11,19 +11,11 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from pactx.evals.scoring import (
-    ALL_METRICS,
-    HEADLINE_METRICS,
-    DateMatch,
-    Prediction,
-    RunScore,
-    align,
-    assign,
-    compare_dates,
-    compare_runs,
-    load_predictions,
-    score_run,
-)
+from pactx.evals.alignment import align, assign
+from pactx.evals.metrics import ALL_METRICS, HEADLINE_METRICS, DateMatch, compare_dates
+from pactx.evals.paired import compare_runs
+from pactx.evals.predictions import Prediction, load_predictions
+from pactx.evals.scoring import RunScore, score_run
 from pactx.evals.stats import mcnemar, mcnemar_exact_p, resample_weights
 from pactx.schema import ExtractionResult, RunMetadata, SecurityAgreement
 
@@ -379,13 +371,34 @@ def test_missing_text_is_an_error() -> None:
         score_run({"d": [agreement()]}, {"d": Prediction([agreement()])}, {}, bootstrap=0)
 
 
-def test_results_are_json_serializable() -> None:
+def test_results_survive_json_with_their_values() -> None:
     gold = _rich_gold()
     a = run(gold, {k: list(v) for k, v in gold.items()}, bootstrap=20)
     b = run(gold, {"d1": [], "d2": gold["d2"][:1], "d3": []}, bootstrap=20)
-    json.dumps(a.to_dict())
-    json.dumps(compare_runs(a, b, resamples=20).to_dict())
-    assert set(HEADLINE_METRICS) <= set(a.to_dict()["micro"])
+    data = json.loads(json.dumps(a.to_dict()))
+    worse = json.loads(json.dumps(b.to_dict()))
+    assert set(HEADLINE_METRICS) <= set(data["micro"]) and set(data["micro"]) == set(data["macro"]) == set(ALL_METRICS)
+    for name in ALL_METRICS:
+        for kind, metric in (("micro", a.metric(name)), ("macro", a.macro(name))):
+            assert data[kind][name] == {"value": metric.value, "ci_low": metric.ci_low, "ci_high": metric.ci_high,
+                                        "counts": metric.counts}, (kind, name)
+    # known answers: b finds 1 of the 3 gold agreements
+    assert worse["micro"]["detection_f1"]["value"] == pytest.approx(0.5)  # 2*1 / (2*1 + 0 + 2)
+    assert worse["micro"]["detection_f1"]["counts"] == {"tp": 1, "fp": 0, "fn": 2}
+    assert (worse["gate"], worse["bootstrap"], worse["seed"], worse["n_documents"]) == (0.5, 20, 0, 3)
+    assert [(d["id"], d["status"], d["n_gold"], d["n_pred"]) for d in worse["documents"]] == [
+        ("d1", "ok", 1, 0), ("d2", "ok", 2, 1), ("d3", "ok", 0, 0)
+    ]
+    [pair] = worse["documents"][1]["pairs"]
+    assert (pair["gold_index"], pair["pred_index"], pair["status_correct"], pair["type_correct"]) == (0, 0, True, True)
+    comparison = json.loads(json.dumps(compare_runs(a, b, resamples=20).to_dict()))
+    detection = comparison["metrics"]["detection_f1"]
+    assert (detection["a"], detection["b"]) == (1.0, pytest.approx(0.5)) and detection["diff"] == pytest.approx(-0.5)
+    assert comparison["mcnemar"]["detection"] == {
+        "n": 3, "both": 1, "only_a": 2, "only_b": 0, "neither": 0,
+        "p_value": pytest.approx(0.5), "alpha": 0.05, "significant": False,  # p = 2 * (1/2)**2
+    }
+    assert comparison["n_documents"] == 3 and comparison["resamples"] == 20
 
 
 # --------------------------------------------------------------------------- alignment

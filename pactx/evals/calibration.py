@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pactx.evals.scoring import Prediction, align
+from pactx.evals.alignment import align
+from pactx.evals.predictions import Prediction
 from pactx.schema import SecurityAgreement
 
 __all__ = ["Calibration", "ReliabilityBin", "ThresholdRow", "calibrate", "DEFAULT_THRESHOLDS"]

@@ -1,6 +1,6 @@
 """``pactx eval``: run the extractor over the fixtures, score, report, and gate CI.
 
-* ``pactx eval [--mode live|record|replay] [--model M] [--check] [--update-baseline]``
+* ``pactx eval [--mode live|record|replay] [--model M] [--split dev|test|all] [--check] [--update-baseline]``
 * ``pactx eval score PREDICTIONS.jsonl`` scores any predictions file, no model needed
 * ``pactx eval compare A.jsonl B.jsonl`` paired comparison of two prediction files
 * ``pactx eval table`` the README table from the accepted baselines
@@ -18,8 +18,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pactx.errors import PactxError
-from pactx.evals.fixtures import Case, default_fixtures_path, evals_dir, load_cases
-from pactx.evals.gate import DEFAULT_TOLERANCE, check
+from pactx.evals.fixtures import SPLITS, Case, by_split, default_fixtures_path, evals_dir, load_cases
+from pactx.evals.gate import DEFAULT_TOLERANCE, check_splits
+from pactx.evals.metrics import HEADLINE_METRICS
+from pactx.evals.predictions import Prediction, load_predictions
 from pactx.evals.reports import print_terminal, write_reports
 from pactx.evals.runner import (
     RunSpec,
@@ -27,10 +29,11 @@ from pactx.evals.runner import (
     evaluate,
     make_extractor,
     predict,
+    score_splits,
     second_annotator_agreement,
     write_predictions,
 )
-from pactx.evals.scoring import HEADLINE_METRICS, Prediction, load_predictions, score_run
+from pactx.evals.scoring import RunScore, score_run
 from pactx.redaction import redact
 
 eval_app = typer.Typer(
@@ -42,6 +45,23 @@ err = Console(stderr=True)
 
 FixturesOption = Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.json/.md/.html and predictions.")]
+SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test or all.")]
+SPLIT_CHOICES = (*SPLITS, "all")
+
+
+def _load(fixtures: Path, split: str) -> list[Case]:
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"unknown split {split!r}; choose {', '.join(SPLIT_CHOICES)}")
+    return load_cases(fixtures, split=split)
+
+
+def _baseline_splits(
+    cases: list[Case], baseline: dict[str, Prediction], bootstrap: int
+) -> dict[str, RunScore | None]:
+    """The baseline's answers scored on each split; ``None`` for a split it has no answer for."""
+    present = by_split([case for case in cases if case.id in baseline])
+    scores = score_splits(cases, baseline, bootstrap=bootstrap)
+    return {name: scores[name] if name in present else None for name in scores}
 
 
 def baselines_dir() -> Path:
@@ -92,6 +112,7 @@ def run(
     prompt: Annotated[str | None, typer.Option(help="Prompt name or .toml path (default: the strategy's).")] = None,
     strategy: Annotated[str | None, typer.Option(help="direct or staged (default: PACTX_STRATEGY, else the model's best).")] = None,
     fixtures: Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")] = None,
+    split: SplitOption = "all",
     out: OutOption = Path("eval-report"),
     check_baseline: Annotated[bool, typer.Option("--check", help="Fail if worse than the accepted baseline.")] = False,
     update_baseline: Annotated[bool, typer.Option("--update-baseline", help="Accept this run as the new baseline.")] = False,
@@ -104,7 +125,7 @@ def run(
         return
     fixtures = fixtures or default_fixtures_path()
     try:
-        cases = load_cases(fixtures)
+        cases = _load(fixtures, split)
         if limit:
             cases = cases[:limit]
         extractor = make_extractor(
@@ -122,9 +143,9 @@ def run(
         output = predict(cases, extractor, on_done=lambda _id, _ok: progress.advance(task))
     if output.replay_misses:
         err.print(f"[red]{len(output.replay_misses)} case(s) have no recording[/red] (first: {output.replay_misses[0]})")
-    report, score = evaluate(
+    report, _ = evaluate(
         cases, output.predictions, fixtures_path=fixtures,
-        run_info={"mode": mode, "model": output.model, "provider": output.provider,
+        run_info={"mode": mode, "split": split, "model": output.model, "provider": output.provider,
                   "prompt_version": output.prompt.version, "prompt_hash": output.prompt.sha256,
                   "strategy": extractor.strategy,
                   "wall_seconds": round(output.seconds, 2)},
@@ -138,16 +159,14 @@ def run(
         if not report_path.exists() or not predictions_path.exists():
             err.print(f"[red]no baseline for {output.model}[/red] at {report_path}; run with --update-baseline")
             raise typer.Exit(1)
-        baseline_predictions = load_predictions(predictions_path)
-        gold = {case.id: case.gold for case in cases}
-        texts = {case.id: case.text for case in cases}
-        baseline_score = score_run(gold, baseline_predictions, texts, bootstrap=bootstrap)
-        verdict = check(score, baseline_score, expected_ids=set(gold), missing=output.replay_misses, tolerance=tolerance)
+        baseline_scores = _baseline_splits(cases, load_predictions(predictions_path), bootstrap)
+        current_scores = score_splits(cases, output.predictions, bootstrap=bootstrap)
+        verdict = check_splits(current_scores, baseline_scores, missing=output.replay_misses, tolerance=tolerance)
         report["gate"] = verdict.to_dict()
         failed = not verdict.passed
     _finish(report, cases, output.predictions, out, output.lines)
     if update_baseline:
-        if output.replay_misses or limit:
+        if output.replay_misses or limit or split != "all":
             err.print("[red]refusing to update the baseline from an incomplete run[/red]")
             raise typer.Exit(1)
         report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -163,18 +182,19 @@ def run(
 def score_command(
     predictions: Annotated[list[Path], typer.Argument(help="Predictions JSONL (pactx extract output, failures files too).")],
     fixtures: FixturesOption = None,
+    split: SplitOption = "all",
     out: OutOption = Path("eval-report"),
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
 ) -> None:
     """Score any predictions file against the gold, without calling a model."""
     fixtures = fixtures or default_fixtures_path()
     try:
-        cases = load_cases(fixtures)
+        cases = _load(fixtures, split)
         loaded = load_predictions(*predictions)
     except (OSError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    report, _ = evaluate(cases, loaded, fixtures_path=fixtures, run_info={"mode": "score", "predictions": [str(p) for p in predictions]}, bootstrap=bootstrap)
+    report, _ = evaluate(cases, loaded, fixtures_path=fixtures, run_info={"mode": "score", "split": split, "predictions": [str(p) for p in predictions]}, bootstrap=bootstrap)
     report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
     report["clusters"] = _cluster_scores(cases, loaded, fixtures)
     _finish(report, cases, loaded, out, None)
@@ -211,34 +231,57 @@ def compare_command(
         output.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def _fmt2(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _table_cells(head: dict[str, Any], *, with_ci: bool) -> str:
+    def cell(name: str) -> str:
+        metric = head[name]
+        ci = "" if not with_ci or metric.get("ci_low") is None else f" [{metric['ci_low']:.2f}, {metric['ci_high']:.2f}]"
+        return _fmt2(metric["value"]) + ci
+
+    return (
+        f"{cell('detection_f1')} | {cell('parties_f1')} "
+        f"| {_fmt2(head['status_accuracy']['value'])} | {_fmt2(head['type_accuracy']['value'])}"
+    )
+
+
+def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per-split headline and floor of a baseline report; one ``all`` entry for an old one."""
+    if report.get("splits"):
+        return dict(report["splits"])
+    return {"all (baseline predates the split)": {"headline": report["headline"], "floor": report["floor"]}}
+
+
 @eval_app.command("table")
 def table_command() -> None:
-    """Print the README table (model, detection F1, parties F1, status accuracy, s/doc) from the baselines."""
-    rows = ["| model | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |", "|---|---|---|---|---|---|---|"]
-    floor_row = None
+    """Print the README table: each model on each split (detection F1, parties F1, status, type, s/doc)."""
+    rows = [
+        "| model | split | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    floor_rows: list[str] = []
+    agreement = None
     for path in sorted(baselines_dir().glob("*.json")):
         report = json.loads(path.read_text(encoding="utf-8"))
-        head = report["headline"]
-        fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
-        ci = lambda m: "" if m.get("ci_low") is None else f" [{m['ci_low']:.2f}, {m['ci_high']:.2f}]"  # noqa: E731
-        rows.append(
-            f"| {report['run'].get('model')} | {fmt(head['detection_f1']['value'])}{ci(head['detection_f1'])} "
-            f"| {fmt(head['parties_f1']['value'])}{ci(head['parties_f1'])} | {fmt(head['status_accuracy']['value'])} "
-            f"| {fmt(head['type_accuracy']['value'])} | {fmt(head['schema_valid']['value'])} | {report['run'].get('seconds_per_document', 0):.1f} |"
-        )
-        floor = report["floor"]["headline"]
-        floor_row = (
-            f"| floor (rules, no LLM) | {fmt(floor['detection_f1']['value'])} | {fmt(floor['parties_f1']['value'])} "
-            f"| {fmt(floor['status_accuracy']['value'])} | {fmt(floor['type_accuracy']['value'])} | {fmt(floor['schema_valid']['value'])} | 0.0 |"
-        )
+        floor_rows = []
+        for split, entry in _report_splits(report).items():
+            head = entry["headline"]
+            rows.append(
+                f"| {report['run'].get('model')} | {split} | {_table_cells(head, with_ci=True)} "
+                f"| {_fmt2(head['schema_valid']['value'])} | {report['run'].get('seconds_per_document', 0):.1f} |"
+            )
+            floor = entry["floor"]["headline"]
+            floor_rows.append(
+                f"| floor (rules, no LLM) | {split} | {_table_cells(floor, with_ci=False)} "
+                f"| {_fmt2(floor['schema_valid']['value'])} | 0.0 |"
+            )
         agreement = report.get("annotator_agreement")
-    if floor_row:
-        rows.append(floor_row)
-    if floor_row and agreement:
+    rows += floor_rows
+    if floor_rows and agreement:
         head = agreement["headline"]
-        fmt = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
         rows.append(
-            f"| second annotator vs first ({agreement['cases']} cases; the ceiling) | {fmt(head['detection_f1']['value'])} "
-            f"| {fmt(head['parties_f1']['value'])} | {fmt(head['status_accuracy']['value'])} | {fmt(head['type_accuracy']['value'])} | – | – |"
+            f"| second annotator vs first ({agreement['cases']} cases; the ceiling) | dev | {_table_cells(head, with_ci=False)} | – | – |"
         )
     sys.stdout.write("\n".join(rows) + "\n")

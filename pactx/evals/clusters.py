@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from typing import NamedTuple
 
-from pactx.consolidation import ConsolidatedAgreement
+from pactx.records import ConsolidatedAgreement
 
 __all__ = ["ClusterScore", "bcubed_prf", "clusters_from_records", "pairwise_prf"]
 

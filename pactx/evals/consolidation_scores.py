@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from pactx.consolidation import consolidate
+from pactx.evals.alignment import align
 from pactx.evals.clusters import bcubed_prf, clusters_from_records, pairwise_prf
 from pactx.evals.fixtures import Case
-from pactx.evals.scoring import Prediction, align
+from pactx.evals.predictions import Prediction
 from pactx.schema import ExtractionResult, RunMetadata
 
 __all__ = ["cluster_report", "gold_clusters"]

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from pactx.schema import ExtractionResult, SecurityAgreement
 
-__all__ = ["Case", "load_cases", "fixture_hash", "default_fixtures_path", "evals_dir"]
+__all__ = ["SPLITS", "Case", "load_cases", "by_split", "fixture_hash", "default_fixtures_path", "evals_dir"]
+
+SPLITS: tuple[str, ...] = ("dev", "test")
+"""``dev``: seen while the rules and prompts were built; ``test``: written after they were frozen."""
 
 
 def evals_dir() -> Path:
@@ -35,11 +38,26 @@ class Case:
     seed_ref: str | None = None
     tags: tuple[str, ...] = ()
     notes: str = ""
+    split: str = "dev"
     annotator: str = field(default="", compare=False)
 
 
-def load_cases(path: str | Path | None = None) -> list[Case]:
-    """Read a fixtures file (one JSON case per line), validating every gold result."""
+def _check_split(split: str, where: str) -> str:
+    if split not in SPLITS:
+        raise ValueError(f"{where}: unknown split {split!r}; choose {' or '.join(SPLITS)}")
+    return split
+
+
+def load_cases(path: str | Path | None = None, split: str | None = None) -> list[Case]:
+    """Read a fixtures file (one JSON case per line), validating every gold result.
+
+    ``split`` keeps only the cases of that split (``dev`` or ``test``); ``None`` or ``all``
+    keeps every case.
+    """
+    if split == "all":
+        split = None
+    if split is not None:
+        _check_split(split, "load_cases")
     source = Path(path) if path else default_fixtures_path()
     cases: list[Case] = []
     seen: set[str] = set()
@@ -57,6 +75,7 @@ def load_cases(path: str | Path | None = None) -> list[Case]:
                 seed_ref=raw.get("seed_ref"),
                 tags=tuple(raw.get("tags", ())),
                 notes=str(raw.get("notes", "")),
+                split=_check_split(str(raw.get("split", "dev")), f"{source}:{number}"),
                 annotator=gold.metadata.model,
             )
         except (KeyError, ValueError, TypeError) as exc:
@@ -64,8 +83,15 @@ def load_cases(path: str | Path | None = None) -> list[Case]:
         if case.id in seen:
             raise ValueError(f"{source}:{number}: duplicate case id {case.id!r}")
         seen.add(case.id)
-        cases.append(case)
+        if split is None or case.split == split:
+            cases.append(case)
     return cases
+
+
+def by_split(cases: list[Case]) -> dict[str, list[Case]]:
+    """The cases grouped by split, in ``SPLITS`` order, leaving out empty splits."""
+    groups = {name: [case for case in cases if case.split == name] for name in SPLITS}
+    return {name: group for name, group in groups.items() if group}
 
 
 def fixture_hash(path: str | Path | None = None) -> str:

@@ -7,6 +7,10 @@ A run fails the gate when:
 * schema validity (share of documents with a valid answer) drops at all;
 * a fixture case is missing from the run (no prediction, or no recording to replay).
 
+:func:`check_splits` applies these rules to each split (``dev``, ``test``) on its own, so a
+regression confined to one split fails the gate; a split the baseline has no answers for
+(a baseline older than the split) fails with a reason saying so.
+
 ``--update-baseline`` rewrites the baseline on purpose; the gate never does it by itself.
 """
 
@@ -15,9 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pactx.evals.scoring import HEADLINE_METRICS, RunScore, compare_runs
+from pactx.evals.metrics import HEADLINE_METRICS
+from pactx.evals.paired import compare_runs
+from pactx.evals.scoring import RunScore
 
-__all__ = ["GateResult", "check", "DEFAULT_TOLERANCE"]
+__all__ = ["GateResult", "check", "check_splits", "DEFAULT_TOLERANCE"]
 
 DEFAULT_TOLERANCE = 0.02
 
@@ -73,3 +79,36 @@ def check(
     return GateResult(
         passed=not reasons, reasons=reasons, comparison=comparison.to_dict(), tolerance=tolerance
     )
+
+
+def check_splits(
+    current: dict[str, RunScore],
+    baseline: dict[str, RunScore | None],
+    *,
+    missing: list[str] | None = None,
+    tolerance: float = DEFAULT_TOLERANCE,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> GateResult:
+    """Apply :func:`check` to each split; ``baseline[name]`` is ``None`` when the baseline lacks it.
+
+    Reasons are prefixed with the split; ``comparison`` holds one comparison per split.
+    """
+    reasons: list[str] = []
+    comparisons: dict[str, Any] = {}
+    for name, score in current.items():
+        expected = set(score.doc_ids) | set(score.missing_ids)
+        reference = baseline.get(name)
+        if reference is None:
+            reasons.append(
+                f"[{name}] the baseline has no answers for the {name} split (it predates the split); "
+                "accept a full run with --update-baseline"
+            )
+            continue
+        verdict = check(
+            score, reference, expected_ids=expected, missing=[i for i in missing or [] if i in expected],
+            tolerance=tolerance, resamples=resamples, seed=seed,
+        )
+        reasons += [f"[{name}] {reason}" for reason in verdict.reasons]
+        comparisons[name] = verdict.comparison
+    return GateResult(passed=not reasons, reasons=reasons, comparison=comparisons, tolerance=tolerance)

@@ -17,10 +17,10 @@ from rich.table import Table
 
 from pactx.evals.calibration import calibration_markdown
 from pactx.evals.fixtures import Case
-from pactx.evals.scoring import HEADLINE_METRICS
+from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.schema import SecurityAgreement
 
-__all__ = ["print_terminal", "markdown", "html_report", "write_reports"]
+__all__ = ["print_terminal", "markdown", "html_report", "split_table", "write_reports"]
 
 _LABELS = {
     "detection_f1": "agreement detection F1",
@@ -57,6 +57,7 @@ def _run_lines(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("mode", str(run.get("mode", "?"))),
         ("prompt", f"{run.get('prompt_version', '?')} sha256:{str(run.get('prompt_hash', ''))[:12]}"),
         ("fixtures", f"{run.get('cases', '?')} cases sha256:{str(run.get('fixture_hash', ''))[:12]}"),
+        ("split", _split_line(run)),
         ("pactx", str(run.get("pactx_version", "?"))),
         ("constraints", f"sha256:{str(run['constraints_hash'])[:12]}" if run.get("constraints_hash") else "none"),
         ("tokens", f"{tokens.get('total_tokens', 0):,} ({tokens.get('prompt_tokens', 0):,} prompt, {tokens.get('completion_tokens', 0):,} completion)"),
@@ -64,6 +65,26 @@ def _run_lines(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("failures", str(run.get("failures", 0))),
         ("date", str(run.get("date", "?"))),
     ]
+
+
+def _split_line(run: dict[str, Any]) -> str:
+    counts = ", ".join(f"{name} {n}" for name, n in run.get("cases_by_split", {}).items())
+    return f"{run.get('split', 'all')}" + (f" ({counts})" if counts else "")
+
+
+def split_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Columns and rows of the per-split table: each headline metric, model and floor, per split."""
+    splits = report.get("splits") or {}
+    columns = ["metric"] + [f"{name}{suffix}" for name in splits for suffix in ("", " floor")]
+    rows = [
+        [_LABELS[metric]] + [
+            _fmt(cell["value"])
+            for entry in splits.values()
+            for cell in (entry["headline"][metric], entry["floor"]["headline"][metric])
+        ]
+        for metric in HEADLINE_METRICS
+    ]
+    return columns, rows
 
 
 def _worst(report: dict[str, Any], n: int = 5) -> list[dict[str, Any]]:
@@ -91,6 +112,14 @@ def print_terminal(report: dict[str, Any], console: Console | None = None) -> No
         floor = report["floor"]["headline"][name]
         table.add_row(_LABELS[name], _fmt(metric["value"]), _ci(metric), _fmt(floor["value"]), _counts(metric))
     console.print(table)
+    columns, rows = split_table(report)
+    if rows and len(columns) > 1:
+        by_split = Table(title="by split (dev: seen in development; test: held out)")
+        for column in columns:
+            by_split.add_column(column)
+        for row in rows:
+            by_split.add_row(*row)
+        console.print(by_split)
     if report.get("annotator_agreement"):
         agreement = report["annotator_agreement"]
         line = ", ".join(
@@ -122,6 +151,11 @@ def markdown(report: dict[str, Any]) -> str:
     for name in HEADLINE_METRICS:
         metric, floor = report["headline"][name], report["floor"]["headline"][name]
         lines.append(f"| {_LABELS[name]} | {_fmt(metric['value'])} | {_ci(metric)} | {_fmt(floor['value'])} | {_counts(metric)} |")
+    columns, rows = split_table(report)
+    if len(columns) > 1:
+        lines += ["", "By split (dev: seen in development; test: held out):", ""]
+        lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
     agreement = report.get("annotator_agreement")
     if agreement:
         lines += ["", f"Annotator agreement on {agreement['cases']} doubly labeled cases (the practical ceiling):", ""]
@@ -169,9 +203,13 @@ mark.gold { background: #c8f7c5; } mark.pred { background: #fde2a7; } mark.both 
 <table class="thresholds"><tr><th>min_confidence</th><th>kept</th><th>precision</th><th>recall</th><th>F1</th></tr>
 {% for t in calibration.thresholds %}<tr><td>{{ t.threshold }}</td><td>{{ t.kept }}</td><td>{{ t.precision }}</td><td>{{ t.recall }}</td><td>{{ t.f1 }}</td></tr>{% endfor %}
 </table>{% endif %}
+{% if split_columns|length > 1 %}<h2>By split</h2>
+<table><tr>{% for column in split_columns %}<th>{{ column }}</th>{% endfor %}</tr>
+{% for row in split_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}
+</table>{% endif %}
 <p>Evidence highlighting: <mark class="gold">gold only</mark> <mark class="pred">predicted only</mark> <mark class="both">both</mark></p>
 {% for doc in documents %}<div class="doc" id="{{ doc.id }}">
-<h3>{{ doc.id }} <small>detection F1 {{ doc.f1 }} · parties F1 {{ doc.pf1 }}{% if doc.error %} · <span class="bad">{{ doc.error }}</span>{% endif %}</small></h3>
+<h3>{{ doc.id }} <small>{{ doc.split }} · detection F1 {{ doc.f1 }} · parties F1 {{ doc.pf1 }}{% if doc.error %} · <span class="bad">{{ doc.error }}</span>{% endif %}</small></h3>
 <div class="text">{{ doc.text_html | safe }}</div>
 <table><tr><th>gold</th><th>predicted</th></tr><tr><td><pre>{{ doc.gold }}</pre></td><td><pre>{{ doc.pred }}</pre></td></tr></table>
 </div>{% endfor %}
@@ -247,6 +285,7 @@ def html_report(report: dict[str, Any], cases: list[Case], predictions: dict[str
         documents.append(
             {
                 "id": case.id,
+                "split": case.split,
                 "f1": _fmt(doc.get("detection_f1")),
                 "pf1": _fmt(doc.get("parties_f1")),
                 "error": getattr(prediction, "error", None) if prediction is not None else "missing",
@@ -265,13 +304,11 @@ def html_report(report: dict[str, Any], cases: list[Case], predictions: dict[str
         }
         for name in HEADLINE_METRICS
     ]
+    split_columns, split_rows = split_table(report)
     template = environment.from_string(_HTML)
     return template.render(
-        run=report["run"],
-        run_lines=_run_lines(report["run"]),
-        metrics=metrics,
-        documents=documents,
-        calibration=report.get("calibration"),
+        run=report["run"], run_lines=_run_lines(report["run"]), metrics=metrics, documents=documents,
+        split_columns=split_columns, split_rows=split_rows, calibration=report.get("calibration"),
     )
 
 

@@ -19,9 +19,12 @@ from pactx._version import __version__
 from pactx.baseline import BASELINE_MODEL, baseline_agreements
 from pactx.errors import PactxError, ReplayMissError
 from pactx.evals.calibration import calibrate
-from pactx.evals.fixtures import Case, evals_dir, fixture_hash
+from pactx.evals.fixtures import Case, by_split, evals_dir, fixture_hash
+from pactx.evals.metrics import HEADLINE_METRICS
+from pactx.evals.paired import compare_runs
+from pactx.evals.predictions import Prediction
 from pactx.evals.recording import RecordingBackend, Recordings, ReplayBackend
-from pactx.evals.scoring import HEADLINE_METRICS, Prediction, RunScore, compare_runs, score_run
+from pactx.evals.scoring import RunScore, score_run
 from pactx.extraction import Extractor, resolve_strategy, schema_hash
 from pactx.prompts import DEFAULT_PROMPT, Prompt, load_prompt
 from pactx.staged import DEFAULT_STAGED_PROMPT
@@ -41,6 +44,7 @@ __all__ = [
     "predict",
     "floor_predictions",
     "evaluate",
+    "score_splits",
     "second_annotator_agreement",
 ]
 
@@ -211,6 +215,27 @@ def _run_identity(predictions: dict[str, Prediction]) -> dict[str, Any]:
     return {}
 
 
+def score_splits(
+    cases: list[Case],
+    predictions: dict[str, Prediction],
+    *,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict[str, RunScore]:
+    """Score the predictions separately on each split the cases hold (``dev``, ``test``)."""
+    scores: dict[str, RunScore] = {}
+    for name, group in by_split(cases).items():
+        gold = {case.id: case.gold for case in group}
+        texts = {case.id: case.text for case in group}
+        subset = {case.id: predictions[case.id] for case in group if case.id in predictions}
+        scores[name] = score_run(gold, subset, texts, bootstrap=bootstrap, seed=seed)
+    return scores
+
+
+def _headline(score: RunScore) -> dict[str, Any]:
+    return {name: score.metric(name).to_dict() for name in HEADLINE_METRICS}
+
+
 def evaluate(
     cases: list[Case],
     predictions: dict[str, Prediction],
@@ -224,7 +249,14 @@ def evaluate(
     gold = {case.id: case.gold for case in cases}
     texts = {case.id: case.text for case in cases}
     score = score_run(gold, predictions, texts, bootstrap=bootstrap, seed=seed)
-    floor = score_run(gold, floor_predictions(cases), texts, bootstrap=bootstrap, seed=seed)
+    floor_by_doc = floor_predictions(cases)
+    floor = score_run(gold, floor_by_doc, texts, bootstrap=bootstrap, seed=seed)
+    floor_splits = score_splits(cases, floor_by_doc, bootstrap=bootstrap, seed=seed)
+    splits = {
+        name: {"cases": len(split.documents), "headline": _headline(split),
+               "floor": {"headline": _headline(floor_splits[name])}}
+        for name, split in score_splits(cases, predictions, bootstrap=bootstrap, seed=seed).items()
+    }
     usage = _usage_totals(predictions)
     n_docs = max(len(cases), 1)
     info = {
@@ -232,7 +264,9 @@ def evaluate(
         "pactx_version": __version__,
         "fixtures": str(fixtures_path) if fixtures_path else None,
         "fixture_hash": fixture_hash(fixtures_path) if fixtures_path else None,
+        "split": "all",
         "cases": len(cases),
+        "cases_by_split": {name: entry["cases"] for name, entry in splits.items()},
         "failures": sum(1 for p in predictions.values() if not p.ok),
         "tokens": {k: int(v) for k, v in usage.items() if k != "latency_s"},
         "latency_s_total": round(usage["latency_s"], 3),
@@ -243,12 +277,10 @@ def evaluate(
     report = {
         "report_version": REPORT_VERSION,
         "run": info,
-        "headline": {name: score.metric(name).to_dict() for name in HEADLINE_METRICS},
+        "headline": _headline(score),
+        "splits": splits,
         "scores": score.to_dict(),
-        "floor": {
-            "model": BASELINE_MODEL,
-            "headline": {name: floor.metric(name).to_dict() for name in HEADLINE_METRICS},
-        },
+        "floor": {"model": BASELINE_MODEL, "headline": _headline(floor)},
         "calibration": calibrate(gold, predictions).to_dict(),
     }
     return report, score
@@ -270,6 +302,7 @@ def second_annotator_agreement(
     score = score_run(gold, predictions, texts, bootstrap=bootstrap, seed=seed)
     return {
         "cases": len(shared),
+        "splits": sorted({by_id[case.id].split for case in shared}),
         "share_of_fixtures": round(len(shared) / max(len(cases), 1), 3),
         "headline": {name: score.metric(name).to_dict() for name in HEADLINE_METRICS},
     }

@@ -1,504 +1,39 @@
-"""Score predicted security agreements against gold records.
+"""Score predicted security agreements against gold records: one document, then a whole run.
 
-Alignment rule
---------------
-Within each document, predicted and gold agreements are matched one to one by the Hungarian
-algorithm (:func:`scipy.optimize.linear_sum_assignment`, maximizing total similarity) on::
-
-    sim(gold, pred) = 0.8 * jaccard(party keys) + 0.2 * (gold.agreement_type == pred.agreement_type)
-
-A party key is the party's ``code``, or its case-folded name (white space collapsed) when it
-has no code. Two empty party sets have Jaccard 1.
-
-**Similarity gate** (default 0.5): a pair whose similarity is below the gate is *not* a
-match; the prediction counts as a false positive and the gold record as a false negative (a
-wrong record, not a partial hit). Similarities below the gate are set to zero before the
-assignment, so the optimizer never gives up a pair that clears the gate for pairs that would
-then be rejected. Unmatched predictions are false positives, unmatched gold records false
-negatives. A document whose extraction failed (prediction ``None``) has no predictions: all
-its gold agreements are false negatives.
-
-Metrics
--------
-Every metric is computed from raw counts (:data:`COUNT_KEYS`), shipped with it in
-:attr:`Metric.counts`, so it can be recomputed. Micro values sum counts over documents;
-macro values average per-document values, skipping documents where the metric is undefined.
-
-* ``detection_*``: precision/recall/F1 with TP = gated matched pairs.
-* ``parties_*``: precision/recall/F1 on party keys over matched pairs; parties of unmatched
-  gold records also count as FN and parties of unmatched predictions as FP, so a missed or
-  spurious agreement costs its parties too.
-* ``status_accuracy``, ``type_accuracy``: share of matched pairs with the same value. The
-  type is part of the similarity, so type accuracy is conditional on clearing the gate.
-* ``obligations_*``, ``areas_*``, ``provisions_*`` (provisions compared by ``type``): set
-  precision/recall/F1 summed over matched pairs; undefined when there is no matched pair.
-* ``dates_exact`` = exact / scored and ``dates_partial`` = (exact + partial) / scored over
-  the three date fields of matched pairs, where *scored* counts the fields in which gold or
-  prediction has a date (see :func:`compare_dates`).
-* ``evidence_grounding``: share of predicted evidence quotes found in the document text.
-* ``schema_valid``: share of documents with a prediction (failed or missing ones are invalid).
-* ``reasks_mean``: mean of ``metadata.attempts - 1`` over valid documents with metadata.
-
-Conventions: precision = TP / (TP + FP), recall = TP / (TP + FN), F1 = 2TP / (2TP + FP + FN).
-With nothing predicted and nothing gold, precision, recall and F1 are all 1.0 (nothing to
-find, nothing claimed). Any other empty denominator gives ``None``, never 0.
+Each document's predictions are aligned with its gold records (:mod:`pactx.evals.alignment`)
+and counted (:data:`pactx.evals.metrics.COUNT_KEYS`); a run sums the counts into every metric
+of :mod:`pactx.evals.metrics`, with seeded bootstrap intervals over documents. A document
+whose extraction failed (prediction ``None``) has no predictions: all its gold agreements are
+false negatives.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
-from pactx.evals.stats import (
-    McNemarResult,
-    bootstrap_intervals,
-    mcnemar,
-    paired_bootstrap_intervals,
+from pactx.evals.alignment import DEFAULT_GATE, Match, align
+from pactx.evals.metrics import (
+    ALL_METRICS,
+    COUNT_KEYS,
+    DATE_FIELDS,
+    METRIC_SPECS,
+    DateMatch,
+    Metric,
+    compare_dates,
+    compute_metrics,
+    metric_spec,
 )
+from pactx.evals.predictions import Prediction
+from pactx.evals.stats import bootstrap_intervals
 from pactx.grounding import SourceText
-from pactx.schema import ExtractionResult, Party, RunMetadata, SecurityAgreement
+from pactx.parties import party_keys
+from pactx.schema import SecurityAgreement
 
-__all__ = [
-    "ALL_METRICS",
-    "COUNT_KEYS",
-    "DATE_FIELDS",
-    "DEFAULT_GATE",
-    "HEADLINE_METRICS",
-    "Alignment",
-    "Comparison",
-    "DateMatch",
-    "DocumentScore",
-    "Match",
-    "Metric",
-    "MetricDiff",
-    "PairScore",
-    "Prediction",
-    "RunScore",
-    "align",
-    "assign",
-    "compare_dates",
-    "compare_runs",
-    "compute_metrics",
-    "jaccard",
-    "load_predictions",
-    "party_key",
-    "party_keys",
-    "score_document",
-    "score_run",
-    "similarity",
-]
-
-DEFAULT_GATE = 0.5
-PARTY_WEIGHT = 0.8
-TYPE_WEIGHT = 0.2
-_EPS = 1e-9
-"""Tolerance on the gate, so a similarity of exactly the gate survives float rounding."""
-
-DATE_FIELDS: tuple[str, ...] = ("signed_date", "effective_date", "end_date")
-
-HEADLINE_METRICS: tuple[str, ...] = (
-    "detection_f1",
-    "parties_f1",
-    "status_accuracy",
-    "type_accuracy",
-    "obligations_f1",
-    "areas_f1",
-    "provisions_f1",
-    "dates_exact",
-    "dates_partial",
-    "evidence_grounding",
-    "schema_valid",
-)
-
-COUNT_KEYS: tuple[str, ...] = (
-    "documents",
-    "valid",
-    "with_metadata",
-    "reasks",
-    "det_tp",
-    "det_fp",
-    "det_fn",
-    "pairs",
-    "party_tp",
-    "party_fp",
-    "party_fn",
-    "status_correct",
-    "type_correct",
-    "obligation_tp",
-    "obligation_fp",
-    "obligation_fn",
-    "area_tp",
-    "area_fp",
-    "area_fn",
-    "provision_tp",
-    "provision_fp",
-    "provision_fn",
-    "date_exact",
-    "date_partial",
-    "date_mismatch",
-    "date_missing",
-    "date_spurious",
-    "date_both_absent",
-    "evidence_grounded",
-    "evidence_total",
-)
-"""Raw per-document counts every metric is computed from."""
-
-
-# --------------------------------------------------------------------------- predictions
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One document's prediction: its agreements, or ``None`` when extraction failed."""
-
-    agreements: list[SecurityAgreement] | None
-    metadata: RunMetadata | None = None
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the extraction produced a (schema-valid) list of agreements."""
-        return self.agreements is not None
-
-    @classmethod
-    def from_result(cls, result: ExtractionResult) -> Prediction:
-        """Wrap a pactx :class:`ExtractionResult`."""
-        return cls(agreements=list(result.agreements), metadata=result.metadata)
-
-    @classmethod
-    def failed(cls, error: str) -> Prediction:
-        """A document whose extraction failed."""
-        return cls(agreements=None, error=error)
-
-
-def _error_text(error: Any) -> str:
-    if isinstance(error, Mapping):
-        kind, message = error.get("type"), error.get("message")
-        return ": ".join(str(part) for part in (kind, message) if part) or json.dumps(error)
-    return str(error)
-
-
-def _invalid(exc: ValueError) -> Prediction:
-    return Prediction.failed("invalid prediction: " + " ".join(str(exc).split())[:300])
-
-
-def _parse_line(obj: Any, where: str) -> tuple[str, Prediction]:
-    """Read one JSONL record: pactx output, a pactx failure, or another tool's agreements."""
-    if not isinstance(obj, Mapping) or obj.get("id") is None:
-        raise ValueError(f"{where}: expected an object with an 'id'")
-    doc_id = str(obj["id"])
-    if obj.get("result") is not None:
-        try:
-            return doc_id, Prediction.from_result(ExtractionResult.model_validate(obj["result"]))
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            return doc_id, _invalid(exc)
-    if "error" in obj:
-        return doc_id, Prediction.failed(_error_text(obj["error"]))
-    if "agreements" in obj:
-        if not isinstance(obj["agreements"], list):
-            return doc_id, Prediction.failed("agreements is not a list")
-        try:
-            agreements = [SecurityAgreement.model_validate(a) for a in obj["agreements"]]
-        except ValueError as exc:
-            return doc_id, _invalid(exc)
-        return doc_id, Prediction(agreements=agreements)
-    raise ValueError(f"{where}: line has none of 'result', 'error' or 'agreements'")
-
-
-def load_predictions(path: str | Path, *more: str | Path) -> dict[str, Prediction]:
-    """Read predictions from one or more JSONL files, keyed by document id.
-
-    Each line is ``{"id", "result": <ExtractionResult>}`` (pactx output; other keys such as
-    ``source`` are ignored), ``{"id", "error": {...}}`` (a failed document: agreements
-    ``None``) or ``{"id", "agreements": [...]}`` (another tool; no metadata). A record that
-    fails schema validation becomes a failed prediction. pactx writes failures to a separate
-    ``*.failures.jsonl`` file: pass both. Raises ``ValueError`` on malformed lines or a
-    document id seen twice.
-    """
-    predictions: dict[str, Prediction] = {}
-    for file in (path, *more):
-        lines = Path(file).read_text(encoding="utf-8").splitlines()
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{file}:{number}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc})") from exc
-            doc_id, prediction = _parse_line(obj, where)
-            if doc_id in predictions:
-                raise ValueError(f"{where}: document id {doc_id!r} appears twice")
-            predictions[doc_id] = prediction
-    return predictions
-
-
-# --------------------------------------------------------------------------- dates
-
-
-class DateMatch(StrEnum):
-    """Outcome of comparing a gold date with a predicted one."""
-
-    EXACT = "exact"
-    PARTIAL = "partial"
-    MISMATCH = "mismatch"
-    MISSING = "missing"
-    SPURIOUS = "spurious"
-    BOTH_ABSENT = "both_absent"
-
-
-def compare_dates(gold: str | None, pred: str | None) -> DateMatch:
-    """Compare two partial ISO dates (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``) by granularity.
-
-    ``exact``: same date at the same precision. ``partial``: different precisions that agree
-    on the shared components (gold ``2023-09`` vs pred ``2023-09-16``, or gold ``2023-09-16``
-    vs pred ``2023``). ``mismatch``: they disagree. ``missing``: only gold has a date;
-    ``spurious``: only the prediction has one; ``both_absent``: neither has.
-    """
-    if gold is None and pred is None:
-        return DateMatch.BOTH_ABSENT
-    if pred is None:
-        return DateMatch.MISSING
-    if gold is None:
-        return DateMatch.SPURIOUS
-    gold_parts, pred_parts = gold.strip().split("-"), pred.strip().split("-")
-    if gold_parts == pred_parts:
-        return DateMatch.EXACT
-    shared = min(len(gold_parts), len(pred_parts))
-    if len(gold_parts) != len(pred_parts) and gold_parts[:shared] == pred_parts[:shared]:
-        return DateMatch.PARTIAL
-    return DateMatch.MISMATCH
-
-
-# --------------------------------------------------------------------------- alignment
-
-
-def party_key(party: Party) -> str:
-    """The party's code, or its case-folded name (white space collapsed) when it has none."""
-    return party.code or " ".join(party.name.split()).casefold()
-
-
-def party_keys(agreement: SecurityAgreement) -> frozenset[str]:
-    """The set of party keys of an agreement."""
-    return frozenset(party_key(p) for p in agreement.parties)
-
-
-def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
-    """Jaccard index of two sets; 1.0 for two empty sets."""
-    set_a, set_b = set(a), set(b)
-    union = set_a | set_b
-    return len(set_a & set_b) / len(union) if union else 1.0
-
-
-def similarity(gold: SecurityAgreement, pred: SecurityAgreement) -> float:
-    """``0.8 * jaccard(party keys) + 0.2 * (agreement types equal)``."""
-    same_type = float(gold.agreement_type == pred.agreement_type)
-    return PARTY_WEIGHT * jaccard(party_keys(gold), party_keys(pred)) + TYPE_WEIGHT * same_type
-
-
-def assign(sim: np.ndarray, gate: float = DEFAULT_GATE) -> list[tuple[int, int]]:
-    """Optimal one-to-one (row, column) pairs of a similarity matrix that clear the gate.
-
-    Entries below the gate are zeroed, the Hungarian algorithm maximizes the total, and only
-    assigned pairs at or above the gate are returned, sorted by row.
-    """
-    sim = np.asarray(sim, dtype=float)
-    if sim.size == 0:
-        return []
-    passes = sim >= gate - _EPS
-    rows, cols = linear_sum_assignment(np.where(passes, sim, 0.0), maximize=True)
-    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if passes[r, c]]
-
-
-@dataclass(frozen=True)
-class Match:
-    """A gold and a predicted agreement matched at or above the gate."""
-
-    gold_index: int
-    pred_index: int
-    similarity: float
-
-
-@dataclass(frozen=True)
-class Alignment:
-    """Result of aligning one document's predictions with its gold records."""
-
-    matches: tuple[Match, ...]
-    unmatched_gold: tuple[int, ...]
-    unmatched_pred: tuple[int, ...]
-
-
-def align(
-    gold: Sequence[SecurityAgreement],
-    pred: Sequence[SecurityAgreement],
-    *,
-    gate: float = DEFAULT_GATE,
-) -> Alignment:
-    """Match predictions to gold records one to one (see the module docstring)."""
-    sim = np.array([[similarity(g, p) for p in pred] for g in gold], dtype=float)
-    sim = sim.reshape(len(gold), len(pred))
-    pairs = assign(sim, gate)
-    matched_gold = {g for g, _ in pairs}
-    matched_pred = {p for _, p in pairs}
-    return Alignment(
-        matches=tuple(Match(g, p, float(sim[g, p])) for g, p in pairs),
-        unmatched_gold=tuple(i for i in range(len(gold)) if i not in matched_gold),
-        unmatched_pred=tuple(j for j in range(len(pred)) if j not in matched_pred),
-    )
-
-
-# --------------------------------------------------------------------------- metrics
-
-
-def _precision(tp: int, fp: int, fn: int) -> float | None:
-    if tp + fp == 0:
-        return 1.0 if fn == 0 else None
-    return tp / (tp + fp)
-
-
-def _recall(tp: int, fp: int, fn: int) -> float | None:
-    if tp + fn == 0:
-        return 1.0 if fp == 0 else None
-    return tp / (tp + fn)
-
-
-def _f1(tp: int, fp: int, fn: int) -> float | None:
-    denominator = 2 * tp + fp + fn
-    return 1.0 if denominator == 0 else 2 * tp / denominator
-
-
-def _ratio(numerator: float, denominator: float) -> float | None:
-    return None if denominator == 0 else numerator / denominator
-
-
-@dataclass(frozen=True)
-class _MetricSpec:
-    """A metric: which raw counts it reads (under what labels) and how it combines them."""
-
-    labels: tuple[tuple[str, str], ...]
-    formula: Callable[[Mapping[str, float]], float | None]
-
-    def counts(self, totals: Mapping[str, float]) -> dict[str, int | float]:
-        return {label: _plain(totals[key]) for label, key in self.labels}
-
-    def value(self, totals: Mapping[str, float]) -> float | None:
-        result = self.formula(self.counts(totals))
-        return None if result is None else float(result)
-
-
-def _plain(value: Any) -> int | float:
-    number = float(value)
-    return int(number) if number.is_integer() else number
-
-
-def _prf_specs(stem: str, prefix: str, *, needs_pairs: bool) -> dict[str, _MetricSpec]:
-    labels = (("tp", f"{prefix}_tp"), ("fp", f"{prefix}_fp"), ("fn", f"{prefix}_fn"))
-    if needs_pairs:
-        labels += (("pairs", "pairs"),)
-    specs: dict[str, _MetricSpec] = {}
-    for suffix, fn in (("precision", _precision), ("recall", _recall), ("f1", _f1)):
-
-        def formula(c: Mapping[str, float], fn: Any = fn) -> float | None:
-            if needs_pairs and c["pairs"] == 0:
-                return None
-            return fn(c["tp"], c["fp"], c["fn"])
-
-        specs[f"{stem}_{suffix}"] = _MetricSpec(labels, formula)
-    return specs
-
-
-_DATE_LABELS = tuple((m.value, f"date_{m.value}") for m in DateMatch)
-_DATE_SCORED = ("exact", "partial", "mismatch", "missing", "spurious")
-
-
-def _build_specs() -> dict[str, _MetricSpec]:
-    specs: dict[str, _MetricSpec] = {}
-    specs.update(_prf_specs("detection", "det", needs_pairs=False))
-    specs.update(_prf_specs("parties", "party", needs_pairs=False))
-    pairs = ("pairs", "pairs")
-    specs["status_accuracy"] = _MetricSpec(
-        (("correct", "status_correct"), pairs), lambda c: _ratio(c["correct"], c["pairs"])
-    )
-    specs["type_accuracy"] = _MetricSpec(
-        (("correct", "type_correct"), pairs), lambda c: _ratio(c["correct"], c["pairs"])
-    )
-    specs.update(_prf_specs("obligations", "obligation", needs_pairs=True))
-    specs.update(_prf_specs("areas", "area", needs_pairs=True))
-    specs.update(_prf_specs("provisions", "provision", needs_pairs=True))
-    specs["dates_exact"] = _MetricSpec(
-        _DATE_LABELS, lambda c: _ratio(c["exact"], sum(c[k] for k in _DATE_SCORED))
-    )
-    specs["dates_partial"] = _MetricSpec(
-        _DATE_LABELS,
-        lambda c: _ratio(c["exact"] + c["partial"], sum(c[k] for k in _DATE_SCORED)),
-    )
-    specs["evidence_grounding"] = _MetricSpec(
-        (("grounded", "evidence_grounded"), ("total", "evidence_total")),
-        lambda c: _ratio(c["grounded"], c["total"]),
-    )
-    specs["schema_valid"] = _MetricSpec(
-        (("valid", "valid"), ("documents", "documents")),
-        lambda c: _ratio(c["valid"], c["documents"]),
-    )
-    specs["reasks_mean"] = _MetricSpec(
-        (("reasks", "reasks"), ("documents", "with_metadata")),
-        lambda c: _ratio(c["reasks"], c["documents"]),
-    )
-    return specs
-
-
-_SPECS: dict[str, _MetricSpec] = _build_specs()
-ALL_METRICS: tuple[str, ...] = tuple(_SPECS)
-"""Every metric name: the headline ones plus precision/recall parts and ``reasks_mean``."""
-
-
-def _spec(name: str) -> _MetricSpec:
-    try:
-        return _SPECS[name]
-    except KeyError:
-        raise KeyError(f"unknown metric {name!r}; known: {', '.join(ALL_METRICS)}") from None
-
-
-def _totals_dict(totals: Mapping[str, float] | np.ndarray) -> Mapping[str, float]:
-    if isinstance(totals, np.ndarray):
-        return dict(zip(COUNT_KEYS, totals.tolist(), strict=True))
-    return totals
-
-
-def compute_metrics(totals: Mapping[str, float] | np.ndarray) -> dict[str, float | None]:
-    """Every metric from summed raw counts (a mapping, or a vector ordered as COUNT_KEYS)."""
-    named = _totals_dict(totals)
-    return {name: spec.value(named) for name, spec in _SPECS.items()}
-
-
-@dataclass(frozen=True)
-class Metric:
-    """A metric value with its bootstrap interval and the raw counts it is computed from."""
-
-    value: float | None
-    ci_low: float | None = None
-    ci_high: float | None = None
-    counts: dict[str, int | float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable form."""
-        return {
-            "value": self.value,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "counts": dict(self.counts),
-        }
-
-
-# --------------------------------------------------------------------------- documents
+__all__ = ["DocumentScore", "DocumentStatus", "PairScore", "RunScore", "score_document", "score_run"]
 
 
 @dataclass(frozen=True)
@@ -545,7 +80,7 @@ class DocumentScore:
 
     def value(self, name: str) -> float | None:
         """This document's value of a metric (``None`` when undefined here)."""
-        return _spec(name).value(self.counts)
+        return metric_spec(name).value(self.counts)
 
     @property
     def detection_f1(self) -> float | None:
@@ -669,9 +204,6 @@ def score_document(
     )
 
 
-# --------------------------------------------------------------------------- runs
-
-
 def _count_matrix(documents: Sequence[DocumentScore]) -> np.ndarray:
     rows = [[doc.counts[key] for key in COUNT_KEYS] for doc in documents]
     return np.array(rows, dtype=np.int64).reshape(len(documents), len(COUNT_KEYS))
@@ -703,7 +235,7 @@ class RunScore:
 
     def metric(self, name: str) -> Metric:
         """Micro value (counts summed over documents) with its bootstrap interval."""
-        _spec(name)
+        metric_spec(name)
         return self.micro_metrics[name]
 
     def macro(self, name: str) -> Metric:
@@ -711,7 +243,7 @@ class RunScore:
 
         ``counts`` holds the number of documents averaged and the sum of their values.
         """
-        _spec(name)
+        metric_spec(name)
         return self.macro_metrics[name]
 
     def count_matrix(self) -> np.ndarray:
@@ -782,7 +314,7 @@ def score_run(
     intervals = bootstrap_intervals(matrix, compute_metrics, resamples=bootstrap, seed=seed)
     micro = {
         name: Metric(spec.value(totals), *intervals[name], counts=spec.counts(totals))
-        for name, spec in _SPECS.items()
+        for name, spec in METRIC_SPECS.items()
     }
     return RunScore(
         documents=documents,
@@ -794,116 +326,3 @@ def score_run(
         bootstrap=bootstrap,
         seed=seed,
     )
-
-
-# --------------------------------------------------------------------------- comparison
-
-
-@dataclass(frozen=True)
-class MetricDiff:
-    """Difference B - A in one micro metric, with its paired-bootstrap interval."""
-
-    name: str
-    a: float | None
-    b: float | None
-    diff: float | None
-    ci_low: float | None
-    ci_high: float | None
-
-    @property
-    def significant(self) -> bool:
-        """True when the difference is larger than noise: the interval excludes 0."""
-        if self.ci_low is None or self.ci_high is None:
-            return False
-        return self.ci_low > 0 or self.ci_high < 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable form."""
-        return {
-            "a": self.a,
-            "b": self.b,
-            "diff": self.diff,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "significant": self.significant,
-        }
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Paired comparison of two runs on the same documents (differences are B - A)."""
-
-    n_documents: int
-    resamples: int
-    seed: int
-    metrics: dict[str, MetricDiff]
-    mcnemar: dict[str, McNemarResult]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-serializable form."""
-        return {
-            "n_documents": self.n_documents,
-            "resamples": self.resamples,
-            "seed": self.seed,
-            "metrics": {name: d.to_dict() for name, d in self.metrics.items()},
-            "mcnemar": {name: r.to_dict() for name, r in self.mcnemar.items()},
-        }
-
-
-def _pairs_by_gold(doc: DocumentScore) -> dict[int, PairScore]:
-    return {pair.gold_index: pair for pair in doc.pairs}
-
-
-def _paired_outcomes(a: RunScore, b: RunScore) -> dict[str, list[tuple[bool, bool]]]:
-    """Per gold agreement: detected in A vs B; and, when matched in both, status/type right."""
-    outcomes: dict[str, list[tuple[bool, bool]]] = {"detection": [], "status": [], "type": []}
-    for doc_a, doc_b in zip(a.documents, b.documents, strict=True):
-        pairs_a, pairs_b = _pairs_by_gold(doc_a), _pairs_by_gold(doc_b)
-        for i in range(doc_a.n_gold):
-            outcomes["detection"].append((i in pairs_a, i in pairs_b))
-            if i in pairs_a and i in pairs_b:
-                pa, pb = pairs_a[i], pairs_b[i]
-                outcomes["status"].append((pa.status_correct, pb.status_correct))
-                outcomes["type"].append((pa.type_correct, pb.type_correct))
-    return outcomes
-
-
-def _check_comparable(a: RunScore, b: RunScore) -> None:
-    if a.doc_ids != b.doc_ids:
-        only_a = sorted(set(a.doc_ids) - set(b.doc_ids))[:5]
-        only_b = sorted(set(b.doc_ids) - set(a.doc_ids))[:5]
-        raise ValueError(f"runs cover different documents (only A: {only_a}, only B: {only_b})")
-    if abs(a.gate - b.gate) > _EPS:
-        raise ValueError(f"runs were scored with different gates ({a.gate} vs {b.gate})")
-
-
-def compare_runs(
-    a: RunScore,
-    b: RunScore,
-    *,
-    resamples: int = 2000,
-    seed: int = 0,
-    metrics: Sequence[str] = HEADLINE_METRICS,
-) -> Comparison:
-    """Paired comparison of run B against run A on the same documents.
-
-    For each metric: the micro difference B - A with a paired-bootstrap 95% interval (the
-    same resampled documents for both runs); it is *significant* when the interval excludes
-    0. Exact McNemar tests on paired binary outcomes: ``detection`` (every gold agreement:
-    matched in A vs in B), ``status`` and ``type`` (gold agreements matched in both runs:
-    field right in A vs in B). Raises ``ValueError`` if the runs cover different documents
-    or used different gates.
-    """
-    _check_comparable(a, b)
-    for name in metrics:
-        _spec(name)
-    intervals = paired_bootstrap_intervals(
-        a.count_matrix(), b.count_matrix(), compute_metrics, resamples=resamples, seed=seed
-    )
-    diffs: dict[str, MetricDiff] = {}
-    for name in metrics:
-        value_a, value_b = a.metric(name).value, b.metric(name).value
-        diff = None if value_a is None or value_b is None else value_b - value_a
-        diffs[name] = MetricDiff(name, value_a, value_b, diff, *intervals[name])
-    tests = {field_: mcnemar(pairs) for field_, pairs in _paired_outcomes(a, b).items()}
-    return Comparison(len(a.documents), resamples, seed, diffs, tests)
