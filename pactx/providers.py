@@ -26,7 +26,7 @@ import instructor
 import openai
 from openai.types.chat import ChatCompletion
 
-from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
+from pactx.cues import cues_cover, mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
 from pactx.grounding import SourceText, instruction_sentences, sentences
 from pactx.parties import find_mentions
@@ -442,9 +442,13 @@ def choice_constraints(schema: dict[str, Any], document: str) -> dict[str, Any]:
 
     A document with no word for an agreement may only get an empty list; ``status`` and
     ``agreement_type`` may only take values the text has a cue for; an ATOP obligation only
-    when its cue is present. Applied to an already grammar-ready schema, in place.
+    when its cue is present. Applied to an already grammar-ready schema, in place. A document
+    in a language the cue vocabulary does not cover (:func:`pactx.cues.cues_cover`) is left
+    unnarrowed: there, a missing cue word proves nothing.
     """
     document = _without_instructions(document)  # injected wording cues nothing
+    if not cues_cover(document):
+        return schema
     root = schema.get("properties", {}).get("agreements")
     if isinstance(root, dict) and not mentions_agreement(document):
         root["maxItems"] = 0
