@@ -16,6 +16,7 @@ import asyncio
 import importlib.util
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from openai.types.chat import ChatCompletion
 from pactx.cues import cues_cover, mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
 from pactx.grounding import SourceText, instruction_sentences, sentences
-from pactx.parties import find_mentions
+from pactx.parties import find_mentions, proper_noun_mentions
 from pactx.prompts import fenced_document
 from pactx.redaction import redact, register_secret
 from pactx.transport import AsyncRetryTransport, RetryPolicy, RetryTransport
@@ -367,6 +368,7 @@ DECODINGS = ("free", "source", "source+choices")
 """Bump when the constrained-decoding grammar changes, so recordings are not reused."""
 
 _GRAMMAR_MAX_ITEMS = 3
+_GRAMMAR_MAX_OTHER_PARTIES = 4
 _GRAMMAR_MAX_LENGTH = 80
 
 
@@ -396,8 +398,10 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     """Constrain a response schema to choices taken from the document.
 
     Evidence quotes may only be whole sentences of the document, and party names only the
-    state and organization names it mentions (when it mentions any). A small model then
-    cannot paraphrase a quote or invent a party: grounding holds by construction. Sentences
+    state and organization names it mentions plus its four most frequent other proper names
+    (:func:`pactx.parties.proper_noun_mentions`: an armed group, a company), when it has
+    any. A small model then cannot paraphrase a quote or invent a party: grounding holds by
+    construction. Sentences
     that address a model (prompt injection, :func:`pactx.grounding.instruction_sentences`)
     and the names in them are left out of the choices.
     """
@@ -406,6 +410,8 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     names = list(
         dict.fromkeys(m.surface for m in find_mentions(document) if not source.in_instruction(m.start, m.end))
     )
+    others = Counter(m.surface for m in proper_noun_mentions(document) if not source.in_instruction(m.start, m.end))
+    names += [name for name, _ in others.most_common(_GRAMMAR_MAX_OTHER_PARTIES) if name not in names]
     constrained = grammar_schema(schema)
     root = constrained.get("properties", {}).get("agreements")
     if source.instructions and not quotes and isinstance(root, dict):
