@@ -174,13 +174,12 @@ _AMBIGUOUS: frozenset[str] = frozenset({
 })
 
 # Common French, Spanish and German short forms the ISO 3166 translations lack.
-_TRANSLATED_OVERRIDES: dict[str, str] = {
-    "Russie": "RUS", "Rusia": "RUS", "Russland": "RUS",
-    "Grande-Bretagne": "GBR", "Gran Bretaña": "GBR", "Großbritannien": "GBR",
-    "EE. UU.": "USA", "EE.UU.": "USA", "EEUU": "USA",
-    "Costa de Marfil": "CIV",
+_TRANSLATED_OVERRIDES: dict[str, dict[str, str]] = {
+    "fr": {"Russie": "RUS", "Grande-Bretagne": "GBR"},
+    "es": {"Rusia": "RUS", "Gran Bretaña": "GBR", "EE. UU.": "USA", "EE.UU.": "USA", "EEUU": "USA", "Costa de Marfil": "CIV"},
+    "de": {"Russland": "RUS", "Großbritannien": "GBR"},
 }
-_TRANSLATION_LANGUAGES = ("fr", "es", "de")
+_TRANSLATION_LANGUAGES = tuple(_TRANSLATED_OVERRIDES)
 # Words of a state's form in an inverted ISO name ("Russie, Fédération de"): the part before
 # the comma is then the state's short name.
 _STATE_FORM = re.compile(r"r[ée]publi|federa|f[ée]d[ée]ra|[ée]tat|estado|staat|provin|union|uni[óo]n", re.I)
@@ -250,7 +249,7 @@ def _german_forms(name: str) -> list[str]:
             for i, word in enumerate(words)
         ]
         forms.append(" ".join(inflected))
-    elif not re.search(r"[sxzß]$", name):
+    elif not re.search(r"(?:[sxzße]|ei|en|ln)$", name):  # feminine and plural names take none
         forms.append(name + "s")
     return forms
 
@@ -273,19 +272,24 @@ def _translated_index() -> dict[str, Resolution]:
     codes: dict[str, set[str]] = {}
     for language in _TRANSLATION_LANGUAGES:
         catalog = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
+
+        def forms(name: str) -> list[str]:
+            if _key(name) in _AMBIGUOUS:
+                return []  # nor its inflected forms ("Islands")
+            return _german_forms(name) if language == "de" else [name]
+
         for country in pycountry.countries:
             english_names = {country.name, getattr(country, "official_name", None), getattr(country, "common_name", None)}
             for english_name in filter(None, english_names):
                 name = re.sub(r"\s*\(.*\)$", "", catalog.gettext(english_name))
-                names = _inverted(name) if "," in name else [name]
-                for form in (f for n in names for f in (_german_forms(n) if language == "de" else [n])):
+                for form in (f for n in (_inverted(name) if "," in name else [name]) for f in forms(n)):
                     codes.setdefault(_key(form), set()).add(str(country.alpha_3))
-    for name, code in _TRANSLATED_OVERRIDES.items():
-        for form in _german_forms(name):
-            codes[_key(form)] = {code}
+        for name, code in _TRANSLATED_OVERRIDES[language].items():
+            for form in forms(name):
+                codes[_key(form)] = {code}
     index: dict[str, Resolution] = {}
     for key, found in codes.items():
-        if len(found) == 1 and len(key) >= _MIN_TRANSLATED_LENGTH and key not in english and key not in _AMBIGUOUS:
+        if len(found) == 1 and len(key) >= _MIN_TRANSLATED_LENGTH and key not in english:
             index[key] = Resolution(next(iter(found)), PartyKind.STATE)
     return index
 

@@ -153,6 +153,7 @@ def test_french_articles_and_elisions_around_names() -> None:
     "text",
     [
         "Grenade attacks hit the town; Island nations met on the island.",  # DE Island, FR Grenade
+        "Islands nations and Grenades.",  # nor their inflected forms
         "Maurice and Dominique met Salvador in Granada to taste chili.",  # given names, a city
         "Chili exports grew. They told us about it.",  # FR Chili; "us" is no USA
         "Un accord a été conclu au sujet de la pêche, et un autre au printemps.",  # FR un, au
