@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from pactx.cues import AGREEMENT_NOUN
 from pactx.grounding import normalize
-from pactx.languages import CALENDAR_WORDS, FUNCTION_WORDS
+from pactx.languages import CALENDAR_WORDS, FUNCTION_WORDS, detect_language
 from pactx.schema import PartyKind
 
 __all__ = [
@@ -450,9 +450,9 @@ _TITLES: frozenset[str] = frozenset(
     general admiral colonel commander chief director ambassador envoy spokesman spokeswoman
     spokesperson adviser advisor premier pope mr mrs ms dr sir lord senator governor mayor
     counterpart homologue homologo amtskollege amtskollegin
-    president presidente presidenta ministre ministro ministra minister ministerin kanzler
-    kanzlerin bundeskanzler bundeskanzlerin chancelier canciller roi reine rey reina konig
-    konigin prasident prasidentin general generale senor senora monsieur madame herr frau
+    presidente presidenta ministre ministro ministra ministerin kanzler kanzlerin
+    bundeskanzler bundeskanzlerin chancelier canciller roi reine rey reina konig konigin
+    prasident prasidentin generale senor senora monsieur madame herr frau
     """.split()
 )
 _CONNECTORS = frozenset(
@@ -480,7 +480,7 @@ _FEATURES: frozenset[str] = frozenset(
     meer ozean golf meerenge insel inseln halbinsel fluss kuste
     """.split()
 )
-_LOCATIVES = frozenset({"in", "at", "near", "a", "en", "pres", "bei", "nahe"})
+_LOCATIVES = frozenset({"in", "at", "near", "en", "pres", "bei", "nahe"})  # not French "à": "a" is English
 _ADJECTIVE = re.compile(r"(?:ist|ic|ern|ian|ean|ese|ish|ists|ians|eans)$")
 _ARABIC_ARTICLE = re.compile(r"^(?:al|el|ad|as|ash|an|ar|at|az)-(?=[^\W\d_])")
 _OPENERS = frozenset('.!?:;"\u201c\u201d\u00ab\u00bb([{\u2014\u2013\n')
@@ -580,8 +580,6 @@ def proper_noun_mentions(text: str) -> list[Mention]:
     told by a title before or inside the name ("President Biden", and "Biden" later). German
     capitalises every noun, so in a German text only acronyms are offered.
     """
-    from pactx.languages import detect_language
-
     words = _words(text)
     acronyms_only = detect_language(text) == "de"
     lower_words = {w.key for w in words if w.text[:1].islower()}

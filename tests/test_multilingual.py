@@ -187,6 +187,7 @@ def test_proper_nouns_offer_an_armed_group_and_a_company() -> None:
         assert mention.code is None and mention.kind is PartyKind.OTHER
         assert GROUPS[mention.start : mention.end] == mention.surface
     assert resolve("Wagner Group").code is None
+    assert [m.surface for m in proper_noun_mentions("The army bought a Rheinmetall system.")] == ["Rheinmetall"]
 
 
 def test_proper_nouns_leave_out_ordinary_words_dates_agreements_people_and_known_parties() -> None:
