@@ -16,6 +16,7 @@ import asyncio
 import importlib.util
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +27,11 @@ import instructor
 import openai
 from openai.types.chat import ChatCompletion
 
-from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
+from pactx.cues import cues_cover, mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
 from pactx.fingerprint import code_fingerprint
 from pactx.grounding import SourceText, instruction_sentences, sentences
-from pactx.parties import find_mentions
+from pactx.parties import find_mentions, proper_noun_mentions
 from pactx.prompts import fenced_document
 from pactx.redaction import redact, register_secret
 from pactx.transport import AsyncRetryTransport, RetryPolicy, RetryTransport
@@ -398,6 +399,7 @@ def constraints_fingerprint(decoding: str) -> str:
     return code_fingerprint(LlamaCppBackend.complete, extra=f"decoding={decoding}")
 
 _GRAMMAR_MAX_ITEMS = 3
+_GRAMMAR_MAX_OTHER_PARTIES = 4
 _GRAMMAR_MAX_LENGTH = 80
 
 
@@ -427,8 +429,10 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     """Constrain a response schema to choices taken from the document.
 
     Evidence quotes may only be whole sentences of the document, and party names only the
-    state and organization names it mentions (when it mentions any). A small model then
-    cannot paraphrase a quote or invent a party: grounding holds by construction. Sentences
+    state and organization names it mentions plus its four most frequent other proper names
+    (:func:`pactx.parties.proper_noun_mentions`: an armed group, a company), when it has
+    any. A small model then cannot paraphrase a quote or invent a party: grounding holds by
+    construction. Sentences
     that address a model (prompt injection, :func:`pactx.grounding.instruction_sentences`)
     and the names in them are left out of the choices.
     """
@@ -437,6 +441,8 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     names = list(
         dict.fromkeys(m.surface for m in find_mentions(document) if not source.in_instruction(m.start, m.end))
     )
+    others = Counter(m.surface for m in proper_noun_mentions(document) if not source.in_instruction(m.start, m.end))
+    names += [name for name, _ in others.most_common(_GRAMMAR_MAX_OTHER_PARTIES) if name not in names]
     constrained = grammar_schema(schema)
     root = constrained.get("properties", {}).get("agreements")
     if source.instructions and not quotes and isinstance(root, dict):
@@ -473,9 +479,13 @@ def choice_constraints(schema: dict[str, Any], document: str) -> dict[str, Any]:
 
     A document with no word for an agreement may only get an empty list; ``status`` and
     ``agreement_type`` may only take values the text has a cue for; an ATOP obligation only
-    when its cue is present. Applied to an already grammar-ready schema, in place.
+    when its cue is present. Applied to an already grammar-ready schema, in place. A document
+    in a language the cue vocabulary does not cover (:func:`pactx.cues.cues_cover`) is left
+    unnarrowed: there, a missing cue word proves nothing.
     """
     document = _without_instructions(document)  # injected wording cues nothing
+    if not cues_cover(document):
+        return schema
     root = schema.get("properties", {}).get("agreements")
     if isinstance(root, dict) and not mentions_agreement(document):
         root["maxItems"] = 0
