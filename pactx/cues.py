@@ -4,57 +4,150 @@ One vocabulary, shared by the rule-based floor (:mod:`pactx.baseline`) and by th
 model's constrained decoding (:func:`pactx.providers.choice_constraints`), which uses the cues a
 document contains to narrow the choices a small model may make: no ``terminated`` status
 unless the text speaks of revoking, ending or withdrawing; no ``defense_pact`` unless it speaks
-of mutual or collective defense.
+of mutual or collective defense. The vocabulary covers English, French, Spanish and German
+(:data:`CUE_LANGUAGES`); :func:`cues_cover` tells whether a text is in one of them.
 """
 
 from __future__ import annotations
 
 import re
 
+from pactx.languages import detect_language
 from pactx.schema import AgreementStatus, AgreementType, Obligation
 
 __all__ = [
     "AGREEMENT_NOUN",
+    "CUE_LANGUAGES",
     "DEFENSE",
     "STATUS_CUES",
     "TYPE_CUES",
+    "cues_cover",
     "statuses_cued",
     "types_cued",
     "mentions_agreement",
     "obligations_cued",
 ]
 
-AGREEMENT_NOUN = re.compile(
-    r"\b(pacts?|treat(y|ies)|alliances?|agreements?|accords?|charter|partnerships?|"
-    r"deals?|memorandum|arrangements?|security guarantee|defen[cs]e cooperation|"
-    r"security cooperation|joint vision|secretariat)\b",
-    re.IGNORECASE,
-)
-"""A document with none of these words reports no agreement."""
+# Each cue is the union of one alternation per language: English, French, Spanish, German.
+# The words are ordinary vocabulary of each language, with accents optional where writers drop
+# them; German nouns are matched inside compounds (Verteidigungsabkommen, Beistandspakt).
+# An alternation must not match an ordinary word of another covered language.
+CUE_LANGUAGES: tuple[str, ...] = ("en", "fr", "es", "de")
+"""Languages the cue vocabulary covers (ISO 639-1)."""
 
-DEFENSE = re.compile(
-    r"\b(mutual defen[cs]e|collective defen[cs]e|each other's aid|attack on one|defen[cs]e pact|"
-    r"come to (each other's|the) (aid|defen[cs]e)|security guarantee|defend each other)\b",
-    re.IGNORECASE,
+_GERMAN_NOUN_ENDING = r"(?:e|es|s|en|n|se|ses|sen)?"
+
+
+def _cue(*alternations: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternations) + r")\b", re.IGNORECASE)
+
+
+AGREEMENT_NOUN = _cue(
+    r"pacts?|treat(?:y|ies)|alliances?|agreements?|accords?|charter|partnerships?|"
+    r"deals?|memorandum|arrangements?|security guarantee|defen[cs]e cooperation|"
+    r"security cooperation|joint vision|secretariat",
+    r"pactes?|trait[ée]s?|partenariats?|m[ée]morandums?|protocoles? d['’]accord|"
+    r"garanties? de s[ée]curit[ée]|coop[ée]ration (?:militaire|s[ée]curitaire|de d[ée]fense|"
+    r"de s[ée]curit[ée]|en mati[èe]re de (?:d[ée]fense|s[ée]curit[ée]))",
+    r"tratados?|pactos?|acuerdos?|alianzas?|convenios?|memorando|memor[áa]ndum|"
+    r"asociaci[óo]n(?:es)? (?:estrat[ée]gica|de seguridad|de defensa)s?|"
+    r"garant[íi]as? de seguridad|cooperaci[óo]n (?:militar|de (?:seguridad|defensa)|"
+    r"en (?:materia de )?(?:seguridad|defensa))",
+    r"\w*(?:vertrag|vertr[äa]ge|abkommen|pakt|b[üu]ndnis|b[üu]ndniss|allianz|partnerschaft|"
+    r"vereinbarung|sicherheitsgarantie|verteidigungskooperation|sicherheitskooperation|"
+    r"r[üu]stungskooperation)" + _GERMAN_NOUN_ENDING + r"|"
+    r"(?:milit[äa]rische|sicherheitspolitische|verteidigungspolitische)n? zusammenarbeit",
+)
+"""A document with none of these words reports no agreement (in a covered language)."""
+
+DEFENSE = _cue(
+    r"mutual defen[cs]e|collective defen[cs]e|each other's aid|attack on one|defen[cs]e pact|"
+    r"come to (?:each other's|the) (?:aid|defen[cs]e)|security guarantee|defend each other",
+    r"d[ée]fense (?:mutuelle|collective)|assistance mutuelle|(?:pacte|trait[ée]) de d[ée]fense|"
+    r"se d[ée]fendre mutuellement|garanties? de s[ée]curit[ée]",
+    r"defensa (?:mutua|colectiva)|asistencia mutua|(?:pacto|tratado) de defensa|"
+    r"defenderse mutuamente|garant[íi]as? de seguridad",
+    r"(?:gegenseitige|kollektive)[nrms]? (?:verteidigung|beistand)\w*|"
+    r"beistands(?:pflicht|klausel|verpflichtung|pakt|abkommen|vertrag|garantie)\w*|"
+    r"verteidigungs(?:pakt|b[üu]ndnis)\w*|sicherheitsgarantie\w*",
 )
 
 STATUS_CUES: tuple[tuple[AgreementStatus, re.Pattern[str]], ...] = (
-    (AgreementStatus.TERMINATED, re.compile(r"\b(revoked?|revoking|terminat\w+|scrapp\w+|abrogat\w+|withdr[ae]w\w*|pull(ed)? out|ended|ending|end of|kicking out|expel\w*)\b", re.I)),
-    (AgreementStatus.SUSPENDED, re.compile(r"\b(suspend\w*|froze|frozen|freez\w+)\b", re.I)),
-    (AgreementStatus.PROPOSED, re.compile(r"\b(consider\w*|propos\w+|possibility|door is open|plan(s|ning|ned)?|could|would|potentially|expand\w*|join\w*)\b", re.I)),
-    (AgreementStatus.AGREED, re.compile(r"\b(set to sign|will sign|to sign|agreed|agree|elevated|upgrad\w+|adopt\w+|establish\w*|announced|finali[sz]e)\b", re.I)),
-    (AgreementStatus.SIGNED, re.compile(r"\b(signed|signing|inked|concluded)\b", re.I)),
-    (AgreementStatus.IN_FORCE, re.compile(r"\b(in force|ratif\w+|took effect|takes effect|entered into force)\b", re.I)),
-    (AgreementStatus.NEGOTIATING, re.compile(r"\b(negotiat\w+|talks|discuss\w*|working on)\b", re.I)),
+    (AgreementStatus.TERMINATED, _cue(
+        r"revoked?|revoking|terminat\w+|scrapp\w+|abrogat\w+|withdr[ae]w\w*|pull(?:ed)? out|"
+        r"ended|ending|end of|kicking out|expel\w*",
+        r"r[ée]voqu\w+|abrog[ée]\w*|retir(?:é|ée|és|ées|er|era|ent)|retrait|rompu|"
+        r"(?:mis|met|mettre|mettent) fin|r[ée]sili\w+|expuls(?:é|ée|és|ées|er|ent)|quitt(?:e|é|er|ent|era)",
+        r"revoc(?:ó|aron|ar|ado|ada|ación)|derog(?:ó|aron|ar|ado|ada)|retir(?:ó|aron|arse|ará|ada|ado)|"
+        r"romp(?:ió|ieron|er)|(?:puso|pusieron|poner|pone) fin|rescindi(?:ó|eron|r|do|da)|expuls(?:ó|aron|ar|ado|ada)|anul(?:ó|aron|ar|ado|ada)",
+        r"gek[üu]ndigt|aufgek[üu]ndigt|k[üu]ndigung\w*|aufk[üu]ndig\w*|ausgetreten|austreten|"
+        r"austritt\w*|zur[üu]ckgezogen|r[üu]ckzug\w*|aufgehoben|beendet\w*|beenden|"
+        r"widerrufen|annulliert",
+    )),
+    (AgreementStatus.SUSPENDED, _cue(
+        r"suspend\w*|froze|frozen|freez\w+",
+        r"gel(?:é|ée|és|ées|er|ent)",
+        r"congel\w+",
+        r"ausgesetzt|aussetz\w*|eingefroren|einfrieren",
+    )),
+    (AgreementStatus.PROPOSED, _cue(
+        r"consider\w*|propos\w+|possibility|door is open|plan(?:s|ning|ned)?|could|would|"
+        r"potentially|expand\w*|join\w*",
+        r"envisag(?:é|ée|és|ées|ent|er|eait|eaient)|pourrai(?:t|ent)|adhésion|adhérer|rejoindre",
+        r"propu(?:so|sieron|est\w*)|podr[íi]a(?:n)?|adhesión|unirse|planea\w*",
+        r"vorgeschlagen|vorschlag\w*|vorschlagen|erw[äa]g\w*|(?:könnte|koennte|würde|wuerde)n?|"
+        r"beitritt\w*|beitreten|geplant\w*",
+    )),
+    (AgreementStatus.AGREED, _cue(
+        r"set to sign|will sign|to sign|agreed|agree|elevated|upgrad\w+|adopt\w+|establish\w*|"
+        r"announced|finali[sz]e",
+        r"convenu\w*|(?:va|vont|doit|doivent|devrait|devraient) signer|signera(?:nt)?|"
+        r"annonc[ée]\w*|[ée]tabli\w*|mis d['’]accord",
+        r"acord(?:ó|aron|ado|ada)|firmar[áa]n?|(?:va|van) a firmar|anunci(?:ó|aron|ado)|"
+        r"establec\w+",
+        r"vereinbart\w*|geeinigt|einigten|einigung|unterzeichnen wollen|angek[üu]ndigt",
+    )),
+    (AgreementStatus.SIGNED, _cue(
+        r"signed|signing|inked|concluded",
+        r"sign(?:é|ée|és|ées|ent)|paraph[ée]\w*|conclu(?:e|s|es)?",
+        r"firm(?:ó|aron|ado|ada|ados|adas|an|ar)|suscri(?:bió|bieron|to|ta)",
+        r"unterzeichn\w*|unterschrieben|besiegelt|abgeschlossen",
+    )),
+    (AgreementStatus.IN_FORCE, _cue(
+        r"in force|ratif\w+|took effect|takes effect|entered into force",
+        r"en vigueur",
+        r"en vigor",
+        r"in kraft",
+    )),
+    (AgreementStatus.NEGOTIATING, _cue(
+        r"negotiat\w+|talks|discuss\w*|working on",
+        r"n[ée]goci\w+|pourparlers|discut\w+",
+        r"negoci\w+|conversaciones",
+        r"verhandl\w+|verhandel\w*|gespr[äa]ch\w*",
+    )),
 )
+
+_NON_AGGRESSION = _cue(r"non-?aggression", r"non-?agression", r"no agresi[óo]n", r"nichtangriff\w*")
+_NEUTRALITY = _cue(r"neutral(?:ity)?", r"neutralit[ée]", r"neutralidad", r"neutralit[äa]t")
+_CONSULTATION = _cue(r"consult\w*", r"consult\w*", r"consult\w*", r"konsult\w*")
 
 TYPE_CUES: tuple[tuple[AgreementType, re.Pattern[str]], ...] = (
     (AgreementType.DEFENSE_PACT, DEFENSE),
-    (AgreementType.NON_AGGRESSION_PACT, re.compile(r"\bnon-?aggression\b", re.I)),
-    (AgreementType.NEUTRALITY_PACT, re.compile(r"\bneutral(ity)?\b", re.I)),
-    (AgreementType.ENTENTE, re.compile(r"\bconsult\w*\b", re.I)),
-    (AgreementType.BASING_ACCESS, re.compile(r"\b(bases?|basing|status of forces|troops|stationed|access)\b", re.I)),
-    (AgreementType.MILITARY_AID, re.compile(r"\b(military aid|in aid|aid|arms|weapons|missiles|assistance)\b", re.I)),
+    (AgreementType.NON_AGGRESSION_PACT, _NON_AGGRESSION),
+    (AgreementType.NEUTRALITY_PACT, _NEUTRALITY),
+    (AgreementType.ENTENTE, _CONSULTATION),
+    (AgreementType.BASING_ACCESS, _cue(
+        r"bases?|basing|status of forces|troops|stationed|access",
+        r"troupes|stationn\w+|acc[èe]s|statut des forces",
+        r"tropas|estacionad\w+|acceso|estatuto de (?:las )?fuerzas",
+        r"st[üu]tzp(?:unkt|unkte|unkten)|truppen\w*|stationier\w*|zugang",
+    )),
+    (AgreementType.MILITARY_AID, _cue(
+        r"military aid|in aid|aid|arms|weapons|missiles|assistance",
+        r"aide militaire|armes|armements?",
+        r"ayuda militar|armas|armamento|misiles|asistencia",
+        r"milit[äa]rhilfe|waffen\w*|r[üu]stungsg[üu]ter|raketen",
+    )),
 )
 
 _ALWAYS_ALLOWED_TYPES = (
@@ -67,6 +160,17 @@ _ALWAYS_ALLOWED_TYPES = (
 def mentions_agreement(text: str) -> bool:
     """True when the text uses any word for an agreement."""
     return AGREEMENT_NOUN.search(text) is not None
+
+
+def cues_cover(text: str) -> bool:
+    """True when ``text`` is in a language the cues cover (:data:`CUE_LANGUAGES`).
+
+    The absence of every cue word says something only then: an Italian or Portuguese report
+    of a pact has none of these words and still reports a pact. A text without letters is in
+    no language and has nothing to miss, so it counts as covered.
+    """
+    language = detect_language(text)
+    return language is None or language in CUE_LANGUAGES
 
 
 def statuses_cued(text: str) -> list[AgreementStatus]:
@@ -83,10 +187,13 @@ def types_cued(text: str) -> list[AgreementType]:
 
 _OBLIGATION_CUES: tuple[tuple[Obligation, re.Pattern[str]], ...] = (
     (Obligation.DEFENSE, DEFENSE),
-    (Obligation.OFFENSE, re.compile(r"\boffensive (alliance|pact|war)\b", re.I)),
-    (Obligation.NEUTRALITY, re.compile(r"\bneutral(ity)?\b", re.I)),
-    (Obligation.NON_AGGRESSION, re.compile(r"\bnon-?aggression\b", re.I)),
-    (Obligation.CONSULTATION, re.compile(r"\bconsult\w*\b", re.I)),
+    (Obligation.OFFENSE, _cue(
+        r"offensive (?:alliance|pact|war)", r"(?:alliance|guerre) offensive",
+        r"(?:alianza|guerra) ofensiva", r"offensivb[üu]ndnis\w*|angriffsb[üu]ndnis\w*",
+    )),
+    (Obligation.NEUTRALITY, _NEUTRALITY),
+    (Obligation.NON_AGGRESSION, _NON_AGGRESSION),
+    (Obligation.CONSULTATION, _CONSULTATION),
 )
 
 

