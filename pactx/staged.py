@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from pactx.choices import ChoiceScorer, normalized
 from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.grounding import SourceText, Span, sentences
-from pactx.parties import Mention, find_mentions
+from pactx.parties import Mention, find_mentions, proper_noun_mentions
 from pactx.prompts import Prompt
 from pactx.schema import (
     AgreementStatus,
@@ -133,33 +133,41 @@ def _within_limit(text: str, span: Span) -> list[Span]:
 
 
 def _distinct(mentions: Sequence[Mention]) -> list[Mention]:
+    """One mention per party (by code; by name for a party without one), in text order."""
     seen: dict[str, Mention] = {}
     for mention in mentions:
-        seen.setdefault(mention.code, mention)
+        seen.setdefault(mention.code or "~" + mention.surface.casefold(), mention)
     return list(seen.values())
 
 
 def propose(text: str) -> list[Candidate]:
     """The passages of ``text`` that may report an agreement, with their candidate parties.
 
-    A passage qualifies when it uses a word for an agreement and at least two parties are
-    named in it, or in it and the passage before it ("the two countries signed ..."). Passages
-    that address a model (prompt injection) never qualify, and lend no names.
+    A passage qualifies when it uses a word for an agreement (in a language the cues cover)
+    and at least two parties are named in it, or in it and the passage before it ("the two
+    countries signed ..."). Parties are the gazetteer's states and organizations; when those
+    are fewer than two, the passage's other proper names (an armed group, a company, a new
+    organization: :func:`pactx.parties.proper_noun_mentions`) are candidates too, for the
+    model to accept or reject. Passages that address a model (prompt injection) never
+    qualify, and lend no names.
     """
     source = SourceText(text)
     passages = [p for p in _passages(text) if not source.in_instruction(p.start, p.end)]
     mentions = [m for m in find_mentions(text) if not source.in_instruction(m.start, m.end)]
+    others = [m for m in proper_noun_mentions(text) if not source.in_instruction(m.start, m.end)]
 
-    def inside(span: Span) -> list[Mention]:
-        return [m for m in mentions if span.start <= m.start and m.end <= span.end]
+    def inside(span: Span, pool: list[Mention]) -> list[Mention]:
+        return [m for m in pool if span.start <= m.start and m.end <= span.end]
 
     candidates: list[Candidate] = []
     for index, passage in enumerate(passages):
         if not mentions_agreement(passage.text):
             continue
-        found = _distinct(inside(passage))
+        found = _distinct(inside(passage, mentions))
         if len(found) < 2 and index > 0:
-            found = _distinct(inside(passages[index - 1]) + found)
+            found = _distinct(inside(passages[index - 1], mentions) + found)
+        if len(found) < 2:
+            found = _distinct(found + inside(passage, others))
         if len(found) >= 2:
             candidates.append(Candidate(passage, tuple(found[:_MAX_PARTY_CANDIDATES])))
     return candidates[:_MAX_CANDIDATES]
