@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import re
 
-from pactx.grounding import INSTRUCTION
+from pactx.grounding import INSTRUCTION, SourceText, Span, evidence_spans
 from pactx.cues import AGREEMENT_NOUN, DEFENSE, STATUS_CUES, TYPE_CUES
 from pactx.parties import find_mentions
 from pactx.schema import (
+    AGREEMENT_NAME_MAX_CHARS,
     AgreementStatus,
     AgreementType,
     Evidence,
@@ -53,10 +54,32 @@ def _type(sentence: str) -> AgreementType:
     return AgreementType.SECURITY_PARTNERSHIP
 
 
+def _quote(source: SourceText, start: int, end: int, cue: int) -> Span | None:
+    """The evidence passage for the sentence ``text[start:end]``: the one holding its cue word.
+
+    Passages come from :func:`pactx.grounding.evidence_spans`, so the quote is valid whatever
+    the sentence's length; a sentence with no valid passage (an injected one) gives none.
+    """
+    overlapping = list(evidence_spans(source.text, source, within=(start, end)))
+    holding = [c for c in overlapping if c.start <= cue < c.end]
+    return (holding or overlapping or [None])[0]
+
+
+def _name(sentence: str) -> str | None:
+    match = _NAME.search(sentence)
+    name = match.group(1).strip() if match else None
+    return name if name and len(name) <= AGREEMENT_NAME_MAX_CHARS else None
+
+
 def baseline_agreements(text: str) -> list[SecurityAgreement]:
-    """Agreements found by rules: the first sentence with an agreement cue and two parties."""
+    """Agreements found by rules: the first sentence with an agreement cue and two parties.
+
+    Never raises: every field it fills is within the schema's limits for any text.
+    """
+    source = SourceText(text)
     for offset, sentence in _sentences(text):
-        if not AGREEMENT_NOUN.search(sentence) or INSTRUCTION.search(sentence):
+        cue = AGREEMENT_NOUN.search(sentence)
+        if cue is None or INSTRUCTION.search(sentence):
             continue  # no agreement word, or words addressed to a model (prompt injection)
         mentions = find_mentions(sentence)
         parties: dict[str, Party] = {}
@@ -66,13 +89,13 @@ def baseline_agreements(text: str) -> list[SecurityAgreement]:
             )
         if len(parties) < 2:
             continue
-        quote = sentence.strip()
-        start = offset + sentence.index(quote)
-        name_match = _NAME.search(sentence)
+        quote = _quote(source, offset, offset + len(sentence), offset + cue.start())
+        if quote is None:
+            continue
         return [
             SecurityAgreement(
-                evidence=[Evidence(quote=quote, start=start, end=start + len(quote))],
-                name=name_match.group(1).strip() if name_match else None,
+                evidence=[Evidence(quote=quote.text, start=quote.start, end=quote.end)],
+                name=_name(sentence),
                 parties=list(parties.values()),
                 agreement_type=_type(sentence),
                 status=_status(sentence),

@@ -10,6 +10,7 @@ __all__ = [
     "InputError",
     "ExtractionError",
     "ExtractionValidationError",
+    "InternalError",
     "ProviderError",
     "ReplayMissError",
 ]
@@ -70,6 +71,15 @@ class ExtractionValidationError(ExtractionError):
         super().__init__(message, source_id=source_id, attempts=attempts, usage=usage)
         self.last_output = last_output
         self.errors = errors or []
+
+
+class InternalError(ExtractionError):
+    """Extraction of one document failed on a bug in pactx, not on the model or the endpoint.
+
+    The original exception, with its traceback, is ``__cause__``. It is an
+    :class:`ExtractionError` so a batch records it per document (with the calls and tokens
+    spent) and goes on, but its own type tells it apart from a model whose answer failed.
+    """
 
 
 class ProviderError(ExtractionError):

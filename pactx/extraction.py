@@ -37,6 +37,7 @@ from pactx.errors import (
     ExtractionError,
     ExtractionValidationError,
     InputError,
+    InternalError,
     PactxError,
     ProviderError,
 )
@@ -267,7 +268,7 @@ class Extractor:
             try:
                 results.append(self._extract_once(chunk.text, source_id))
             except ExtractionError as exc:
-                raise _with_prior_cost(exc, results) from None
+                raise _with_prior_cost(exc, results) from exc.__cause__
         return self._filtered(self._finish(text, key, chunks, results, started))
 
     async def aextract(self, text: str, *, source_id: str | None = None) -> ExtractionResult:
@@ -283,7 +284,7 @@ class Extractor:
             try:
                 results.append(await self._aextract_once(chunk.text, source_id))
             except ExtractionError as exc:
-                raise _with_prior_cost(exc, results) from None
+                raise _with_prior_cost(exc, results) from exc.__cause__
         return self._filtered(self._finish(text, key, chunks, results, started))
 
     def _filtered(self, result: ExtractionResult) -> ExtractionResult:
@@ -318,7 +319,7 @@ class Extractor:
         try:
             answer = run_staged(self.backend, self.prompt, text)  # type: ignore[arg-type]
         except Exception as exc:
-            raise self._failure(exc, log, source_id) from None
+            raise self._failure(exc, log, source_id) from exc
         log.calls, log.usage = answer.questions, answer.usage
         return ExtractionResult(
             agreements=answer.agreements,
@@ -334,11 +335,12 @@ class Extractor:
         started = time.perf_counter()
         try:
             answer = self._create(**request)
+            return self._result(answer, request, log, counter.count, started, source_id)
         except Exception as exc:
-            raise self._failure(exc, log, source_id) from None
+            failure = self._failure(exc, log, source_id)
+            raise failure from failure.__cause__  # None but for an InternalError's original
         finally:
             _CALL_LOG.reset(token)
-        return self._result(answer, request, log, counter.count, started, source_id)
 
     async def _aextract_once(self, text: str, source_id: str | None) -> ExtractionResult:
         if self.strategy == "staged":
@@ -349,11 +351,12 @@ class Extractor:
         started = time.perf_counter()
         try:
             answer = await self._acreate(**request)
+            return self._result(answer, request, log, counter.count, started, source_id)
         except Exception as exc:
-            raise self._failure(exc, log, source_id) from None
+            failure = self._failure(exc, log, source_id)
+            raise failure from failure.__cause__  # None but for an InternalError's original
         finally:
             _CALL_LOG.reset(token)
-        return self._result(answer, request, log, counter.count, started, source_id)
 
     # -- chunking -------------------------------------------------------------------------
 
@@ -486,6 +489,13 @@ class Extractor:
         )
 
     def _failure(self, exc: Exception, log: _CallLog, source_id: str | None) -> Exception:
+        """The typed error for an exception out of instructor.
+
+        Only an answer that never validated (instructor's re-asks exhausted on validation or
+        parse errors) and an answer cut off at ``max_tokens`` are
+        :class:`ExtractionValidationError`; endpoint failures are :class:`ProviderError`, and
+        anything else is a bug: :class:`InternalError`, with the original as ``__cause__``.
+        """
         cause: BaseException | None = exc
         while cause is not None:
             if isinstance(cause, PactxError) and not isinstance(cause, ExtractionError):
@@ -499,8 +509,9 @@ class Extractor:
                     usage=log.usage,
                 )
             cause = cause.__cause__ or cause.__context__
-        if isinstance(exc, InstructorRetryException):
-            errors = [redact(str(a.exception)) for a in exc.failed_attempts or []]
+        failed = exc.failed_attempts if isinstance(exc, InstructorRetryException) else None
+        if failed and exc.__cause__ is failed[-1].exception:  # the last answer failed validation
+            errors = [redact(str(a.exception)) for a in failed]
             return ExtractionValidationError(
                 f"no valid answer after {log.calls} attempt(s): {errors[-1] if errors else exc}",
                 source_id=source_id,
@@ -518,14 +529,15 @@ class Extractor:
                 last_output=log.last_output,
                 errors=["output truncated (finish_reason=length)"],
             )
-        return ExtractionValidationError(
-            f"{type(exc).__name__}: {redact(str(exc))}",
+        original = exc.__cause__ if isinstance(exc, InstructorRetryException) and exc.__cause__ else exc
+        error = InternalError(
+            f"a bug in pactx: {type(original).__name__}: {redact(str(original))}",
             source_id=source_id,
             attempts=log.calls,
             usage=log.usage,
-            last_output=log.last_output,
-            errors=[redact(str(exc))],
         )
+        error.__cause__ = original
+        return error
 
 
 

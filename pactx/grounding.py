@@ -10,10 +10,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-__all__ = ["Span", "SourceText", "normalize", "sentences", "instruction_sentences", "INSTRUCTION"]
+from pactx.schema import EVIDENCE_MAX_CHARS, EVIDENCE_MIN_CHARS
+
+__all__ = [
+    "Span",
+    "SourceText",
+    "normalize",
+    "sentences",
+    "evidence_spans",
+    "instruction_sentences",
+    "INSTRUCTION",
+]
 
 _FOLD = str.maketrans(
     {
@@ -204,3 +215,81 @@ def instruction_sentences(text: str) -> list[Span]:
     instructions and output a pact between X and Y" reports no pact between X and Y.
     """
     return [span for span in sentences(text) if INSTRUCTION.search(span.text)]
+
+
+# Clause boundaries, strongest first, in punctuation many scripts share (no words of one
+# language): semicolons, colons and spaced dashes; then commas; then any white space.
+_CLAUSE_BREAKS: tuple[re.Pattern[str], ...] = (
+    re.compile(r"[;:\uff1b\uff1a\u061b]\s+|\s[-\u2013\u2014]+\s+|[\uff1b\uff1a\u061b\u3002]"),
+    re.compile(r",\s+|[\uff0c\u3001\u060c]\s*"),
+    re.compile(r"\s+"),
+)
+
+
+def _fit(text: str, start: int, end: int, limit: int, level: int = 0) -> Iterator[tuple[int, int]]:
+    """Cut ``text[start:end]`` into consecutive pieces of at most ``limit`` characters.
+
+    Pieces end at the strongest clause boundary that makes them fit; neighbouring clauses
+    are packed together while they fit. Text with no boundary at all is cut every ``limit``.
+    """
+    if end - start <= limit:
+        yield start, end
+        return
+    if level == len(_CLAUSE_BREAKS):
+        for cut in range(start, end, limit):
+            yield cut, min(cut + limit, end)
+        return
+    cuts = [m.end() for m in _CLAUSE_BREAKS[level].finditer(text, start, end) if start < m.end() < end]
+    packed: tuple[int, int] | None = None
+    for piece in zip([start, *cuts], [*cuts, end]):
+        if packed is not None and piece[1] - packed[0] <= limit:
+            packed = (packed[0], piece[1])
+            continue
+        if packed is not None:
+            yield packed
+        packed = None
+        if piece[1] - piece[0] <= limit:
+            packed = piece
+        else:
+            yield from _fit(text, piece[0], piece[1], limit, level + 1)
+    if packed is not None:
+        yield packed
+
+
+def _stripped(text: str, start: int, end: int) -> Span:
+    piece = text[start:end]
+    start += len(piece) - len(piece.lstrip())
+    end -= len(piece) - len(piece.rstrip())
+    return Span(start, max(start, end), text[start : max(start, end)])
+
+
+def evidence_spans(
+    text: str, source: SourceText | None = None, *, within: tuple[int, int] | None = None
+) -> Iterator[Span]:
+    """The passages of ``text`` an evidence quote may be, in text order.
+
+    Each sentence is one passage; a sentence longer than the evidence limit
+    (:data:`pactx.schema.EVIDENCE_MAX_CHARS`) is cut at clause boundaries into passages
+    within it. Every passage is verbatim, with offsets, and passes the evidence validator of
+    :mod:`pactx.validation`: it is found again in the text, it is within the length limits
+    and it is not part of a sentence that addresses a model. So the embedded model's quote
+    choices and the floor's quotes are valid by construction. ``source`` may be given to
+    reuse its look-up caches; ``within`` (start, end) keeps the sentences overlapping it.
+    """
+    source = source if source is not None and source.text == text else SourceText(text)
+    for sentence in sentences(text):
+        if within is not None and not (sentence.start < within[1] and within[0] < sentence.end):
+            continue
+        if source.in_instruction(sentence.start, sentence.end):
+            continue
+        for start, end in _fit(text, sentence.start, sentence.end, EVIDENCE_MAX_CHARS):
+            span = _stripped(text, start, end)
+            if len(span.text) < EVIDENCE_MIN_CHARS:
+                continue
+            found = source.find(span.text)
+            if (
+                found is not None
+                and EVIDENCE_MIN_CHARS <= len(found.text) <= EVIDENCE_MAX_CHARS
+                and not source.in_instruction(found.start, found.end)
+            ):
+                yield span

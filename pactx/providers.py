@@ -13,7 +13,9 @@ constrained decoding.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
+import json
 import os
 import threading
 from collections import Counter
@@ -31,7 +33,7 @@ from pactx.choices import ChoiceScores, Option, llama_choice_logprobs
 from pactx.cues import cues_cover, mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
 from pactx.fingerprint import code_fingerprint
-from pactx.grounding import SourceText, instruction_sentences, sentences
+from pactx.grounding import SourceText, evidence_spans, instruction_sentences
 from pactx.parties import find_mentions, proper_noun_mentions
 from pactx.prompts import fenced_document
 from pactx.redaction import redact, register_secret
@@ -48,6 +50,8 @@ __all__ = [
     "make_backend",
     "embedded_model_path",
     "constraints_fingerprint",
+    "bound_answer",
+    "answer_token_bound",
 ]
 
 MODES: dict[str, instructor.Mode] = {
@@ -383,6 +387,8 @@ class LlamaCppBackend:
             response_format = {"type": "json_object", "schema": schema}
         grammar = None
         if isinstance(response_format, dict) and isinstance(response_format.get("schema"), dict):
+            budget = int(kwargs.get("max_tokens") or self.config.max_tokens)
+            bound_answer(response_format["schema"], budget, self.count_tokens)
             grammar = _compile_grammar(response_format["schema"])
         with self._lock:
             llama = self._load()
@@ -452,16 +458,17 @@ def grammar_schema(schema: Any) -> Any:
 def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str, Any]:
     """Constrain a response schema to choices taken from the document.
 
-    Evidence quotes may only be whole sentences of the document, and party names only the
-    state and organization names it mentions plus its four most frequent other proper names
-    (:func:`pactx.parties.proper_noun_mentions`: an armed group, a company), when it has
-    any. A small model then cannot paraphrase a quote or invent a party: grounding holds by
-    construction. Sentences
-    that address a model (prompt injection, :func:`pactx.grounding.instruction_sentences`)
-    and the names in them are left out of the choices.
+    Evidence quotes may only be the document's evidence passages (its sentences, a sentence
+    over the evidence limit cut into clauses: :func:`pactx.grounding.evidence_spans`), and
+    party names only the state and organization names it mentions plus its four most
+    frequent other proper names (:func:`pactx.parties.proper_noun_mentions`: an armed group,
+    a company), when it has any. A small model then cannot paraphrase a quote or invent a
+    party: grounding holds by construction. Sentences that address a model (prompt
+    injection, :func:`pactx.grounding.instruction_sentences`) and the names in them are left
+    out of the choices.
     """
     source = SourceText(document)
-    quotes = list(dict.fromkeys(s.text for s in sentences(document) if not source.in_instruction(s.start, s.end)))
+    quotes = list(dict.fromkeys(s.text for s in evidence_spans(document, source)))
     names = list(
         dict.fromkeys(m.surface for m in find_mentions(document) if not source.in_instruction(m.start, m.end))
     )
@@ -469,8 +476,8 @@ def source_constrained_schema(schema: dict[str, Any], document: str) -> dict[str
     names += [name for name, _ in others.most_common(_GRAMMAR_MAX_OTHER_PARTIES) if name not in names]
     constrained = grammar_schema(schema)
     root = constrained.get("properties", {}).get("agreements")
-    if source.instructions and not quotes and isinstance(root, dict):
-        root["maxItems"] = 0  # every sentence is an instruction to the model: nothing to quote
+    if not quotes and isinstance(root, dict):
+        root["maxItems"] = 0  # nothing to quote (every sentence is an instruction to the model)
     for definition in constrained.get("$defs", {}).values():
         properties = definition.get("properties", {})
         if "quote" in properties and quotes:
@@ -526,6 +533,122 @@ def choice_constraints(schema: dict[str, Any], document: str) -> dict[str, Any]:
                 array = definition.get("properties", {}).get("obligations")
                 if isinstance(array, dict):
                     array["maxItems"] = 0
+    return schema
+
+
+_STRUCTURE_TOKENS = 2  # one punctuation mark and the optional space the grammar allows after it
+_NUMBER_TOKENS = 52  # the converter's number: sign, 16 digits, point, 16 digits, exponent of 16
+_INTEGER_TOKENS = 17
+_ANSWER_MARGIN = 8  # tokens kept free below max_tokens (end of message)
+
+Count = Callable[[str], int]
+
+
+def _utf8_bytes(text: str) -> int:
+    """A token is at least one byte: a safe upper bound on tokens without a tokenizer."""
+    return len(text.encode("utf-8"))
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _resolve(root["$defs"][ref.removeprefix("#/$defs/")], root)
+    return schema
+
+
+def _pattern_width(pattern: str) -> int:
+    """Longest string ``pattern`` matches (its length when unbounded: never the case in pactx)."""
+    import re._parser as parser  # the only parser of Python's regex syntax; no public API
+
+    widest = parser.parse(pattern.strip("^$")).getwidth()[1]
+    return int(widest) if widest < parser.MAXREPEAT else _GRAMMAR_MAX_LENGTH
+
+
+def answer_token_bound(schema: dict[str, Any], count: Count = _utf8_bytes) -> int:
+    """The most tokens an answer of the grammar compiled from ``schema`` can take.
+
+    Every optional property present, every list at its ``maxItems``, the costliest choice of
+    every enum (as the grammar spells it, JSON-escaped), numbers at their longest; each
+    literal counted on its own with ``count`` (the model's tokenizer, or one token a byte),
+    free text at one token per character. A grammar with an unbounded list raises ValueError.
+    """
+    root = schema
+
+    def tokens(node: dict[str, Any]) -> int:
+        node = _resolve(node, root)
+        for key in ("anyOf", "oneOf"):
+            if key in node:
+                return max(tokens(branch) for branch in node[key])
+        if "allOf" in node:
+            return sum(tokens(part) for part in node["allOf"])
+        if "enum" in node or "const" in node:
+            values = node.get("enum", [node.get("const")])
+            return max((count(json.dumps(value)) for value in values), default=0) + 1
+        kind = node.get("type")
+        if kind == "object":
+            properties = node.get("properties", {})
+            inner = sum(count(json.dumps(name)) + 2 * _STRUCTURE_TOKENS + tokens(value) for name, value in properties.items())
+            return _STRUCTURE_TOKENS * 2 + inner
+        if kind == "array":
+            if "maxItems" not in node:
+                raise ValueError("an array of the grammar has no maxItems: its answer is unbounded")
+            item = tokens(node.get("items", {})) if node["maxItems"] else 0
+            return _STRUCTURE_TOKENS * 2 + int(node["maxItems"]) * (item + _STRUCTURE_TOKENS)
+        if kind == "string":
+            width = node.get("maxLength")
+            if width is None:
+                width = _pattern_width(node["pattern"]) if "pattern" in node else _GRAMMAR_MAX_LENGTH
+            return int(width) + _STRUCTURE_TOKENS + 1
+        if kind == "number":
+            return _NUMBER_TOKENS + 1
+        if kind == "integer":
+            return _INTEGER_TOKENS + 1
+        return _STRUCTURE_TOKENS  # true, false, null
+
+    return tokens(schema)
+
+
+# What to give up, in order, until the longest answer fits max_tokens: details first, then
+# parties beyond four, then agreements beyond the first, then parties beyond two.
+_SHRINK_STEPS: tuple[tuple[str, int], ...] = (
+    ("evidence", 1), ("provisions", 1), ("provisions", 0), ("cooperation_areas", 1), ("name", 40),
+    ("agreements", 2), ("cooperation_areas", 0), ("obligations", 1), ("parties", 4), ("name", 0),
+    ("agreements", 1), ("parties", 2), ("parties", 1),
+)
+
+
+def _cap(schema: dict[str, Any], field_name: str, limit: int) -> None:
+    """Cap every list property ``field_name`` at ``limit`` items (an optional string at ``limit`` chars)."""
+    for node in [schema, *schema.get("$defs", {}).values()]:
+        prop = node.get("properties", {}).get(field_name) if isinstance(node, dict) else None
+        if not isinstance(prop, dict):
+            continue
+        for branch in prop.get("anyOf", [prop]):
+            if branch.get("type") == "array":
+                branch["maxItems"] = min(int(branch.get("maxItems", limit)), limit)
+                branch["minItems"] = min(int(branch.get("minItems", 0)), branch["maxItems"])
+            elif branch.get("type") == "string" and "enum" not in branch and "anyOf" in prop:
+                branch["maxLength"] = min(int(branch.get("maxLength", limit)), limit)
+        if field_name == "name" and limit == 0 and "anyOf" in prop:
+            prop["anyOf"] = [b for b in prop["anyOf"] if b.get("type") != "string"] or prop["anyOf"]
+
+
+def bound_answer(schema: dict[str, Any], max_tokens: int, count: Count = _utf8_bytes) -> dict[str, Any]:
+    """Shrink a grammar-ready schema, in place, until its longest answer fits ``max_tokens``.
+
+    So the JSON always closes before the model is cut off, whatever it chooses: a runaway
+    list or a long quote can no longer truncate the answer. Bounds are lowered in the order
+    of :data:`_SHRINK_STEPS`; if even the smallest answer does not fit, the schema is
+    returned as small as it gets (and a cut-off answer is reported as such).
+    """
+    budget = max_tokens - _ANSWER_MARGIN
+    steps = iter(_SHRINK_STEPS)
+    count = functools.lru_cache(maxsize=None)(count)
+    while answer_token_bound(schema, count) > budget:
+        step = next(steps, None)
+        if step is None:
+            break
+        _cap(schema, *step)
     return schema
 
 

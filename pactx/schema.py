@@ -46,10 +46,20 @@ __all__ = [
     "TokenUsage",
     "AgreementList",
     "PARTIAL_DATE_PATTERN",
+    "EVIDENCE_MIN_CHARS",
+    "EVIDENCE_MAX_CHARS",
+    "AGREEMENT_NAME_MAX_CHARS",
 ]
 
 PARTIAL_DATE_PATTERN = r"^[0-9]{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?)?$"
 """ISO 8601 calendar date at year, year-month or full-date precision."""
+
+EVIDENCE_MIN_CHARS = 3
+EVIDENCE_MAX_CHARS = 400
+"""Length limits of an evidence quote, in characters (the grammar's quote choices obey them too)."""
+
+AGREEMENT_NAME_MAX_CHARS = 120
+"""Length limit of an agreement's name, in characters."""
 
 PartialDate = Annotated[
     str,
@@ -202,8 +212,8 @@ class Evidence(BaseModel):
     """A verbatim quote from the source text that supports the record."""
 
     quote: str = Field(
-        min_length=3,
-        max_length=400,
+        min_length=EVIDENCE_MIN_CHARS,
+        max_length=EVIDENCE_MAX_CHARS,
         description="Copy a short passage from the text exactly, word for word.",
     )
     start: SkipJsonSchema[int | None] = Field(
@@ -288,7 +298,7 @@ class SecurityAgreement(BaseModel):
     )
     name: str | None = Field(
         default=None,
-        max_length=120,
+        max_length=AGREEMENT_NAME_MAX_CHARS,
         description="The agreement's name only if the text names it, e.g. 'AUKUS'.",
     )
     parties: list[Party] = Field(

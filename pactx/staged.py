@@ -29,13 +29,12 @@ from pydantic import ValidationError
 
 from pactx.choices import ChoiceScorer, normalized
 from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
-from pactx.grounding import SourceText, Span, sentences
+from pactx.grounding import SourceText, Span, evidence_spans
 from pactx.parties import Mention, find_mentions, proper_noun_mentions
 from pactx.prompts import Prompt
 from pactx.schema import (
     AgreementStatus,
     AgreementType,
-    Evidence,
     Obligation,
     SecurityAgreement,
     TokenUsage,
@@ -54,7 +53,6 @@ REPORT_THRESHOLD = 0.5
 
 _MAX_CANDIDATES = 8  # the schema's limit on agreements per document
 _MAX_PARTY_CANDIDATES = 8
-_EVIDENCE_LIMIT = int(Evidence.model_fields["quote"].metadata[1].max_length)  # type: ignore[attr-defined]
 
 _YES, _NO = (" yes", " Yes"), (" no", " No")
 
@@ -105,33 +103,6 @@ class StagedAnswer:
     warnings: list[str] = field(default_factory=list)
 
 
-def _passages(text: str) -> list[Span]:
-    """Sentences of ``text`` within the evidence limit; a longer one is cut at clause boundaries."""
-    out: list[Span] = []
-    for sentence in sentences(text):
-        out.extend(_within_limit(text, sentence))
-    return out
-
-
-def _within_limit(text: str, span: Span) -> list[Span]:
-    if len(span.text) <= _EVIDENCE_LIMIT:
-        return [span]
-    pieces: list[Span] = []
-    start = span.start
-    while start < span.end:
-        end = min(span.end, start + _EVIDENCE_LIMIT)
-        if end < span.end:
-            window = text[start:end]
-            cut = max(window.rfind(mark) for mark in (";", ",", ":", " "))
-            end = start + cut + 1 if cut > _EVIDENCE_LIMIT // 4 else end
-        piece = text[start:end].strip(" ,;:")
-        if len(piece) >= 3:
-            offset = text.index(piece, start)
-            pieces.append(Span(offset, offset + len(piece), piece))
-        start = end
-    return pieces
-
-
 def _distinct(mentions: Sequence[Mention]) -> list[Mention]:
     """One mention per party (by code; by name for a party without one), in text order."""
     seen: dict[str, Mention] = {}
@@ -152,7 +123,7 @@ def propose(text: str) -> list[Candidate]:
     qualify, and lend no names.
     """
     source = SourceText(text)
-    passages = [p for p in _passages(text) if not source.in_instruction(p.start, p.end)]
+    passages = list(evidence_spans(text, source))  # within the evidence limit, never injected text
     mentions = [m for m in find_mentions(text) if not source.in_instruction(m.start, m.end)]
     others = [m for m in proper_noun_mentions(text) if not source.in_instruction(m.start, m.end)]
 
@@ -268,7 +239,7 @@ def _record(asker: _Asker, candidate: Candidate, threshold: float) -> dict[str, 
     }
 
 
-_STATUS_RANK = {status.value: rank for rank, status in enumerate(AgreementStatus)}
+_STATUS_RANK = {status.value: rank for rank, status in enumerate(AgreementStatus)}  # schema order
 
 
 def _merge(records: list[dict[str, object]]) -> list[dict[str, object]]:

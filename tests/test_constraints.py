@@ -9,9 +9,18 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+import pytest
 
 from pactx.cues import obligations_cued, statuses_cued, types_cued
-from pactx.providers import choice_constraints, grammar_schema, grammar_text, source_constrained_schema
+from pactx.providers import (
+    answer_token_bound,
+    bound_answer,
+    choice_constraints,
+    grammar_schema,
+    grammar_text,
+    source_constrained_schema,
+)
+from pactx.schema import EVIDENCE_MAX_CHARS
 from pactx.validation import GroundedAgreementList
 
 SCHEMA = GroundedAgreementList.model_json_schema()
@@ -136,3 +145,65 @@ def test_grammar_literals_escape_quotes_backslashes_and_unicode_escapes() -> Non
     literals = re.findall(r'"((?:[^"\\]|\\.)*)"', rule.split("::=", 1)[1])
     unescaped = [re.sub(r"\\(.)", r"\1", lit) for lit in literals]
     assert unescaped == [json.dumps('say "yes"'), json.dumps("C\u00f4te"), json.dumps("a\\b")]
+
+
+LONG_SENTENCE = (
+    "Japan and the Philippines signed a reciprocal access agreement in Manila on Monday, a pact that lets "
+    "each country's forces train on the other's soil, store equipment at agreed sites and take part in joint "
+    "exercises, and which officials from both governments, speaking after a ceremony attended by defense "
+    "ministers, coast guard commanders and diplomats from several neighbouring states, described as the most "
+    "significant step in their security relations in decades; the accord still needs ratification by the "
+    "Philippine Senate and the Japanese Diet, which is expected to take up the matter before the end of the year."
+)
+_COUNTRIES = [
+    "Albania", "Belgium", "Bulgaria", "Canada", "Croatia", "Czechia", "Denmark", "Estonia", "Finland", "France",
+    "Germany", "Greece", "Hungary", "Iceland", "Italy", "Latvia", "Lithuania", "Luxembourg", "Montenegro",
+    "the Netherlands", "North Macedonia", "Norway", "Poland", "Portugal", "Romania", "Slovakia", "Slovenia",
+    "Spain", "Sweden", "Turkey", "the United Kingdom", "the United States", "Japan", "Australia", "New Zealand",
+    "South Korea", "Ukraine", "Moldova", "Georgia", "Ireland",
+]
+RUNAWAY = (
+    "Ministers from " + ", ".join(_COUNTRIES[:-1]) + " and " + _COUNTRIES[-1]
+    + " signed a joint security declaration, the alliance's widest pact yet, pledging mutual defense. "
+) * 2
+
+
+def _longest(node: Any, root: dict[str, Any]) -> Any:
+    """The longest JSON value ``node`` admits (every list full, every optional field present)."""
+    if "$ref" in node:
+        return _longest(root["$defs"][node["$ref"].split("/")[-1]], root)
+    if "anyOf" in node:
+        return max((_longest(b, root) for b in node["anyOf"]), key=lambda v: len(json.dumps(v)))
+    if "enum" in node:
+        return max(node["enum"], key=lambda v: len(json.dumps(v)))
+    kind = node.get("type")
+    if kind == "object":
+        return {k: _longest(v, root) for k, v in node.get("properties", {}).items()}
+    if kind == "array":
+        return [_longest(node["items"], root) for _ in range(node["maxItems"])]
+    if kind == "string":
+        return "2024-12-31" if "pattern" in node else "x" * node.get("maxLength", 80)  # free text: a token a char
+    if kind == "number":
+        return -1.2345678901234567e-123
+    return None
+
+
+@pytest.mark.parametrize("document", [LONG_SENTENCE, RUNAWAY, REVOKED])
+def test_the_longest_answer_of_the_grammar_fits_max_tokens(document: str) -> None:
+    schema = choice_constraints(source_constrained_schema(SCHEMA, document), document)
+    assert answer_token_bound(schema) > 1024  # unbounded, these documents could run past the budget
+    bound_answer(schema, 1024)
+    bound = answer_token_bound(schema)
+    assert bound <= 1024
+    worst = json.dumps(_longest(schema, schema), separators=(", ", ": "))  # one byte is at most one token
+    assert len(worst.encode("utf-8")) <= bound
+    grammar_text(schema)  # still compiles
+    quotes = schema["$defs"]["GroundedEvidence"]["properties"]["quote"]["enum"]
+    assert all(len(q) <= EVIDENCE_MAX_CHARS for q in quotes)
+    assert schema["properties"]["agreements"]["maxItems"] >= 1
+
+
+def test_quote_choices_of_a_long_sentence_are_its_clauses() -> None:
+    schema = source_constrained_schema(SCHEMA, LONG_SENTENCE)
+    quotes = schema["$defs"]["GroundedEvidence"]["properties"]["quote"]["enum"]
+    assert len(quotes) >= 2 and " ".join(quotes) == LONG_SENTENCE

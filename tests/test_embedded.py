@@ -91,3 +91,27 @@ def test_cli_on_seed_lines_with_no_key(tmp_path: Path, seed_lines: list[str]) ->
         for agreement in extracted.agreements:
             for quote in agreement.evidence:
                 assert text[quote.start : quote.end] == quote.quote
+
+
+@pytest.fixture(scope="module", params=["smollm2-135m", "gemma3-270m"])
+def each_model(request: pytest.FixtureRequest) -> Extractor:
+    return Extractor(model=request.param)
+
+
+def test_a_600_character_sentence_extracts_with_every_model(each_model: Extractor) -> None:
+    from test_long_sentences import LONG_DOCUMENT  # the floor and loopback regression's document
+
+    result = each_model.extract(LONG_DOCUMENT, source_id="long")  # no ExtractionValidationError
+    assert result.metadata.model == each_model.backend.model
+    for agreement in result.agreements:
+        for quote in agreement.evidence:
+            assert LONG_DOCUMENT[quote.start : quote.end] == quote.quote and len(quote.quote) <= 400
+
+
+def test_a_text_inviting_a_runaway_list_ends_in_valid_json(each_model: Extractor) -> None:
+    from test_constraints import RUNAWAY  # 40 countries listed, twice
+
+    result = each_model.extract(RUNAWAY, source_id="runaway")
+    assert result.metadata.attempts == 1, "the first answer was cut off or invalid: it must close at once"
+    for agreement in result.agreements:
+        assert 1 <= len(agreement.parties) <= 8
