@@ -73,6 +73,8 @@ class EmbeddedModel:
     package: str
     description: str
     locate: Callable[[], Path]
+    default_strategy: str = "staged"
+    """The strategy that scores best with this model (README, "Measured quality")."""
 
 
 def _smollm2_path() -> Path:
@@ -320,7 +322,7 @@ class LlamaCppBackend:
     provider = "llama-cpp"
     mode = instructor.Mode.JSON_SCHEMA
     default_strategy = "staged"
-    """Chosen by eval score (README, "Measured quality")."""
+    """For a model file given by path; each embedded model has its own (``EmbeddedModel``)."""
 
     def __init__(self, config: ProviderConfig, *, model_name: str | None = None) -> None:
         if config.decoding not in DECODINGS:
@@ -334,6 +336,7 @@ class LlamaCppBackend:
             self.model, self.model_path = path.stem, path
         else:
             self.model, self.model_path = name, embedded_model_path(name)
+            self.default_strategy = EMBEDDED_MODELS[name].default_strategy
         if not self.model_path.is_file():
             raise ConfigurationError(f"model file not found: {self.model_path}")
         self._llama: Any = None
