@@ -279,3 +279,30 @@ def test_split_runs_refuse_to_update_the_baseline(split_evals: Path, tmp_path: P
     assert result.exit_code == 1 and "refusing" in result.output
     assert not (split_evals / "baselines" / "gate-model.json").exists()
     assert unknown.exit_code == 2 and "unknown split" in unknown.output
+
+
+def test_a_document_the_floor_fails_on_is_a_failed_floor_prediction(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pactx.evals import runner as eval_runner
+    from pactx.schema import Evidence
+
+    cases = [case for case in load_cases() if case.id in ("seed-001-09", "test-021")]
+    real = eval_runner.baseline_agreements
+
+    def floor(text: str) -> list[Any]:
+        if text == cases[1].text:
+            Evidence(quote=text)  # like a quote of a sentence longer than 400 characters
+        return real(text)
+
+    monkeypatch.setattr(eval_runner, "baseline_agreements", floor)
+    predictions = eval_runner.floor_predictions(cases)
+    assert predictions["seed-001-09"].ok
+    assert not predictions["test-021"].ok and "floor failed" in str(predictions["test-021"].error)
+    report, _ = eval_runner.evaluate(cases, {}, bootstrap=50)
+    assert report["splits"]["test"]["floor"]["headline"]["schema_valid"]["value"] == 0.0
+
+
+def test_the_floor_answers_every_fixture_case() -> None:
+    from pactx.evals.runner import floor_predictions
+
+    cases = load_cases()
+    assert set(floor_predictions(cases)) == {case.id for case in cases}

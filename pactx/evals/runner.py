@@ -183,8 +183,14 @@ def predict(
 
 
 def floor_predictions(cases: list[Case]) -> dict[str, Prediction]:
-    """The rule-based floor's predictions (no model)."""
-    return {case.id: Prediction(agreements=baseline_agreements(case.text)) for case in cases}
+    """The rule-based floor's predictions (no model); a document it fails on is a failed prediction."""
+    predictions: dict[str, Prediction] = {}
+    for case in cases:
+        try:
+            predictions[case.id] = Prediction(agreements=baseline_agreements(case.text))
+        except (PactxError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            predictions[case.id] = Prediction.failed(redact(f"floor failed: {type(exc).__name__}: {exc}"))
+    return predictions
 
 
 def _usage_totals(predictions: dict[str, Prediction]) -> dict[str, float]:
