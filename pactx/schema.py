@@ -31,6 +31,7 @@ __all__ = [
     "AgreementType",
     "Amount",
     "Confidence",
+    "STATUS_RANK",
     "CooperationArea",
     "Evidence",
     "ExtractionResult",
@@ -80,6 +81,10 @@ class AgreementStatus(StrEnum):
     IN_FORCE = "in_force"
     SUSPENDED = "suspended"
     TERMINATED = "terminated"
+
+
+STATUS_RANK: dict[AgreementStatus, int] = {status: rank for rank, status in enumerate(AgreementStatus)}
+"""How advanced a status is (schema order, proposed first): the one ordering pactx merges by."""
 
 
 class AgreementType(StrEnum):

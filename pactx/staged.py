@@ -33,6 +33,7 @@ from pactx.grounding import SourceText, Span, evidence_spans
 from pactx.parties import Mention, find_mentions, proper_noun_mentions
 from pactx.prompts import Prompt
 from pactx.schema import (
+    STATUS_RANK,
     AgreementStatus,
     AgreementType,
     Obligation,
@@ -239,7 +240,6 @@ def _record(asker: _Asker, candidate: Candidate, threshold: float) -> dict[str, 
     }
 
 
-_STATUS_RANK = {status.value: rank for rank, status in enumerate(AgreementStatus)}  # schema order
 
 
 def _merge(records: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -261,7 +261,7 @@ def _merge(records: list[dict[str, object]]) -> list[dict[str, object]]:
         assert isinstance(evidence, list)
         if len(evidence) < 4:
             evidence.extend(record["evidence"])  # type: ignore[arg-type]
-        if _STATUS_RANK[str(record["status"])] > _STATUS_RANK[str(kept["status"])]:
+        if STATUS_RANK[AgreementStatus(record["status"])] > STATUS_RANK[AgreementStatus(kept["status"])]:
             kept["status"] = record["status"]
         kept["obligations"] = list(dict.fromkeys([*kept["obligations"], *record["obligations"]]))  # type: ignore[misc]
         mine, theirs = kept["confidence"], record["confidence"]

@@ -34,6 +34,7 @@ from pactx.evals.runner import (
     write_predictions,
 )
 from pactx.evals.scoring import RunScore, score_run
+from pactx.providers import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS
 from pactx.redaction import redact
 
 eval_app = typer.Typer(
@@ -68,8 +69,9 @@ def baselines_dir() -> Path:
     return evals_dir() / "baselines"
 
 
-def _baseline_paths(model: str) -> tuple[Path, Path]:
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in model)
+def _baseline_paths(model: str, strategy: str) -> tuple[Path, Path]:
+    """The accepted baseline of one model and strategy: its report and its predictions."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{model}.{strategy}")
     return baselines_dir() / f"{safe}.json", baselines_dir() / f"{safe}.predictions.jsonl"
 
 
@@ -154,7 +156,7 @@ def run(
     report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
     report["clusters"] = _cluster_scores(cases, output.predictions, fixtures)
     failed = False
-    report_path, predictions_path = _baseline_paths(output.model)
+    report_path, predictions_path = _baseline_paths(output.model, extractor.strategy)
     if check_baseline:
         if not report_path.exists() or not predictions_path.exists():
             err.print(f"[red]no baseline for {output.model}[/red] at {report_path}; run with --update-baseline")
@@ -256,9 +258,9 @@ def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @eval_app.command("table")
 def table_command() -> None:
-    """Print the README table: each model on each split (detection F1, parties F1, status, type, s/doc)."""
+    """Print the README table: each model and strategy on each split (detection, parties, status, type, s/doc)."""
     rows = [
-        "| model | split | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |",
+        "| model · strategy | split | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |",
         "|---|---|---|---|---|---|---|---|",
     ]
     floor_rows: list[str] = []
@@ -266,10 +268,14 @@ def table_command() -> None:
     for path in sorted(baselines_dir().glob("*.json")):
         report = json.loads(path.read_text(encoding="utf-8"))
         floor_rows = []
+        model, strategy = report["run"].get("model"), report["run"].get("strategy", "direct")
+        known = EMBEDDED_MODELS.get(str(model))
+        default = model == DEFAULT_EMBEDDED_MODEL and known is not None and known.default_strategy == strategy
+        label = f"{model} · {strategy}{' (default)' if default else ''}"
         for split, entry in _report_splits(report).items():
             head = entry["headline"]
             rows.append(
-                f"| {report['run'].get('model')} | {split} | {_table_cells(head, with_ci=True)} "
+                f"| {label} | {split} | {_table_cells(head, with_ci=True)} "
                 f"| {_fmt2(head['schema_valid']['value'])} | {report['run'].get('seconds_per_document', 0):.1f} |"
             )
             floor = entry["floor"]["headline"]
