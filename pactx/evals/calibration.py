@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pactx.evals.alignment import align
+from pactx.evals.metrics import prf
 from pactx.evals.predictions import Prediction
 from pactx.schema import SecurityAgreement
 
@@ -76,14 +77,6 @@ def _brier(pairs: Sequence[tuple[float, bool]]) -> float | None:
     return round(sum((p - float(y)) ** 2 for p, y in pairs) / len(pairs), 4)
 
 
-def _prf(tp: int, fp: int, fn: int) -> tuple[float | None, float | None, float | None]:
-    precision = tp / (tp + fp) if tp + fp else None
-    recall = tp / (tp + fn) if tp + fn else None
-    if precision is None or recall is None or precision + recall == 0:
-        return precision, recall, 0.0 if tp + fp + fn else None
-    return precision, recall, 2 * precision * recall / (precision + recall)
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -141,7 +134,7 @@ def calibrate(
             tp += len(alignment.matches)
             fp += len(alignment.unmatched_pred)
             fn += len(alignment.unmatched_gold)
-        precision, recall, f1 = _prf(tp, fp, fn)
+        precision, recall, f1 = prf(tp, fp, fn)
         rows.append(ThresholdRow(threshold, kept, _round(precision), _round(recall), _round(f1)))
     return Calibration(
         forecasts=len(forecasts),
