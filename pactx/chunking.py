@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from pactx.grounding import SourceText, Span, sentences
 from pactx.parties import party_key, party_keys
-from pactx.schema import AgreementStatus, Evidence, ExtractionResult, SecurityAgreement
+from pactx.schema import STATUS_RANK, AgreementStatus, Evidence, ExtractionResult, SecurityAgreement
 
 __all__ = [
     "Chunk",
@@ -43,7 +43,6 @@ DEFAULT_MAX_CHUNK_CHARS = 12_000
 Measure = Callable[[str], int]
 T = TypeVar("T")
 
-_STATUS_RANK = {status: rank for rank, status in enumerate(AgreementStatus)}
 _ENDED = (AgreementStatus.SUSPENDED, AgreementStatus.TERMINATED)
 _LIMITS = {"evidence": 4, "parties": 30, "obligations": 5, "cooperation_areas": 12, "provisions": 8}
 
@@ -163,7 +162,7 @@ def _first(group: Sequence[SecurityAgreement], field: str) -> Any:
 def _merge_group(group: list[SecurityAgreement]) -> SecurityAgreement:
     if len(group) == 1:
         return group[0]
-    lead = max(group, key=lambda a: _STATUS_RANK[a.status])  # first of the most advanced
+    lead = max(group, key=lambda a: STATUS_RANK[a.status])  # first of the most advanced
     evidence = sorted((e for a in group for e in a.evidence), key=lambda e: (e.start or 0, e.end or 0))
     ended = lead.status in _ENDED
     return SecurityAgreement(

@@ -215,7 +215,20 @@ def extract(
     mode: Annotated[
         str | None, typer.Option(help="tools, json_schema, json or md_json (env PACTX_MODE).")
     ] = None,
-    prompt: Annotated[str, typer.Option(help="Prompt name or .toml path.")] = "extract_v1",
+    prompt: Annotated[
+        str | None, typer.Option(help="Prompt name or .toml path (default: the strategy's).")
+    ] = None,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="direct (the model fills the schema) or staged (it chooses among pactx's "
+            "candidates); default: PACTX_STRATEGY, else the model's best."
+        ),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Drop agreements whose confidence is below this."),
+    ] = None,
     max_reasks: Annotated[int, typer.Option(help="Validation re-asks after the first try.")] = 2,
     concurrency: Annotated[int, typer.Option(min=1, help="Documents in flight at once.")] = 8,
     rpm: Annotated[float | None, typer.Option("--rpm", min=1, help="Model requests per minute.")] = None,
@@ -250,6 +263,8 @@ def extract(
         "model": model,
         "mode": mode,
         "prompt": prompt,
+        "strategy": strategy,
+        "min_confidence": min_confidence,
         "max_reasks": max_reasks,
         "max_chunk_chars": max_chunk_chars,
         "cache": None if no_cache else ResultCache(),

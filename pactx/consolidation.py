@@ -59,6 +59,7 @@ from pactx.records import (
     StatusEvent,
 )
 from pactx.schema import (
+    STATUS_RANK,
     ATOP_OBLIGATION_VARIABLES,
     AgreementStatus,
     CooperationArea,
@@ -81,7 +82,6 @@ NAME_THRESHOLD = 0.85
 CORE_ROLES: frozenset[PartyRole] = frozenset({PartyRole.MEMBER, PartyRole.GUARANTOR})
 """Roles that make up a mention's identity (its core party set)."""
 
-STATUS_RANK: dict[AgreementStatus, int] = {status: rank for rank, status in enumerate(AgreementStatus)}
 """Status progression: proposed < negotiating < ... < terminated."""
 
 _GENERIC_NAME_WORDS = frozenset(

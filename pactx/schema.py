@@ -30,6 +30,8 @@ __all__ = [
     "AgreementStatus",
     "AgreementType",
     "Amount",
+    "Confidence",
+    "STATUS_RANK",
     "CooperationArea",
     "Evidence",
     "ExtractionResult",
@@ -79,6 +81,10 @@ class AgreementStatus(StrEnum):
     IN_FORCE = "in_force"
     SUSPENDED = "suspended"
     TERMINATED = "terminated"
+
+
+STATUS_RANK: dict[AgreementStatus, int] = {status: rank for rank, status in enumerate(AgreementStatus)}
+"""How advanced a status is (schema order, proposed first): the one ordering pactx merges by."""
 
 
 class AgreementType(StrEnum):
@@ -223,6 +229,20 @@ class Evidence(BaseModel):
     )
 
 
+class Confidence(BaseModel):
+    """How sure the model was of a record, each in [0, 1] (set by pactx, never by the model).
+
+    The ``staged`` strategy reads these from the model's answer probabilities: ``agreement``
+    is the probability that the passage reports an agreement at all, ``status`` and
+    ``agreement_type`` the probability of the chosen value among the values offered. ``None``
+    where the strategy has no probability to give.
+    """
+
+    agreement: float = Field(ge=0.0, le=1.0)
+    status: float | None = Field(default=None, ge=0.0, le=1.0)
+    agreement_type: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
 class Party(BaseModel):
     """A state or organization that is party to the agreement."""
 
@@ -241,6 +261,9 @@ class Party(BaseModel):
     )
     kind: SkipJsonSchema[PartyKind] = Field(
         default=PartyKind.OTHER, description="state, organization or other (set by pactx)."
+    )
+    confidence: SkipJsonSchema[float | None] = Field(
+        default=None, ge=0.0, le=1.0, description="Probability that this is a party (set by pactx)."
     )
 
 
@@ -318,6 +341,9 @@ class SecurityAgreement(BaseModel):
     termination_reason: TerminationReason | None = Field(
         default=None, description="Only for a terminated or suspended agreement."
     )
+    confidence: SkipJsonSchema[Confidence | None] = Field(
+        default=None, description="The model's confidence in this record (set by pactx)."
+    )
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -361,6 +387,9 @@ class TokenUsage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = Field(
+        default=0, description="Prompt tokens served from the model's prompt cache (not re-read)."
+    )
 
     def add(self, other: TokenUsage) -> TokenUsage:
         """Return the sum of two usages."""
@@ -368,6 +397,7 @@ class TokenUsage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             total_tokens=self.total_tokens + other.total_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
         )
 
 
@@ -391,6 +421,10 @@ class RunMetadata(BaseModel):
     transport_retries: int = Field(default=0, description="HTTP retries (429, 5xx, timeouts).")
     chunks: int = 1
     cached: bool = False
+    strategy: str = Field(
+        default="direct",
+        description="direct: the model fills the schema; staged: it chooses among pactx's candidates.",
+    )
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -133,7 +133,7 @@ def test_gate_fails_on_planted_regression_and_passes_on_the_same_run(
     with FakeOpenAIServer(gold_responder(evals), model="gate-model") as server:
         accepted = run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a")
         assert accepted.exit_code == 0, accepted.output
-        assert (evals / "baselines" / "gate-model.json").exists()
+        assert (evals / "baselines" / "gate-model.direct.json").exists()
         same = run_eval(["--mode", "live", "--check"], monkeypatch, server, tmp_path / "b")
         assert same.exit_code == 0, same.output
     with FakeOpenAIServer(gold_responder(evals, degrade=True), model="gate-model") as server:
@@ -219,7 +219,7 @@ def test_gate_fails_on_a_regression_in_the_test_split_alone(
     with FakeOpenAIServer(gold_responder(split_evals), model="gate-model") as server:
         accepted = run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a")
         assert accepted.exit_code == 0, accepted.output
-    baseline = json.loads((split_evals / "baselines" / "gate-model.json").read_text())
+    baseline = json.loads((split_evals / "baselines" / "gate-model.direct.json").read_text())
     assert set(baseline["splits"]) == {"dev", "test"}  # --update-baseline writes both splits
     gold = gold_responder(split_evals)
     broken = gold_responder(split_evals, degrade=True)
@@ -246,10 +246,10 @@ def test_gate_reports_a_split_missing_from_an_old_baseline(
     with FakeOpenAIServer(gold_responder(split_evals), model="gate-model") as server:
         assert run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a").exit_code == 0
         # an old baseline: answers for the dev cases only, no per-split scores
-        answers = split_evals / "baselines" / "gate-model.predictions.jsonl"
+        answers = split_evals / "baselines" / "gate-model.direct.predictions.jsonl"
         kept = [line for line in answers.read_text().splitlines() if json.loads(line)["id"] not in TEST_SPLIT]
         answers.write_text("\n".join(kept) + "\n")
-        report_file = split_evals / "baselines" / "gate-model.json"
+        report_file = split_evals / "baselines" / "gate-model.direct.json"
         old = json.loads(report_file.read_text())
         del old["splits"]
         report_file.write_text(json.dumps(old))
@@ -260,7 +260,7 @@ def test_gate_reports_a_split_missing_from_an_old_baseline(
     assert gate["reasons"] == [gate["reasons"][0]] and gate["reasons"][0].startswith("[test] the baseline has no answers")
     table = runner.invoke(app, ["eval", "table"])
     assert table.exit_code == 0, table.output
-    assert "| gate-model | all (baseline predates the split) |" in table.output
+    assert "| gate-model · direct | all (baseline predates the split) |" in table.output
 
 
 def test_table_shows_each_model_on_each_split(split_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -268,7 +268,7 @@ def test_table_shows_each_model_on_each_split(split_evals: Path, tmp_path: Path,
         assert run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a").exit_code == 0
     table = runner.invoke(app, ["eval", "table"])
     assert table.exit_code == 0, table.output
-    assert "| gate-model | dev | 1.00" in table.output and "| gate-model | test | 1.00" in table.output
+    assert "| gate-model · direct | dev | 1.00" in table.output and "| gate-model · direct | test | 1.00" in table.output
     assert "| floor (rules, no LLM) | test |" in table.output
 
 
@@ -277,5 +277,32 @@ def test_split_runs_refuse_to_update_the_baseline(split_evals: Path, tmp_path: P
         result = run_eval(["--mode", "live", "--split", "dev", "--update-baseline"], monkeypatch, server, tmp_path / "a")
         unknown = run_eval(["--mode", "live", "--split", "train"], monkeypatch, server, tmp_path / "b")
     assert result.exit_code == 1 and "refusing" in result.output
-    assert not (split_evals / "baselines" / "gate-model.json").exists()
+    assert not (split_evals / "baselines" / "gate-model.direct.json").exists()
     assert unknown.exit_code == 2 and "unknown split" in unknown.output
+
+
+def test_a_document_the_floor_fails_on_is_a_failed_floor_prediction(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pactx.evals import runner as eval_runner
+    from pactx.schema import Evidence
+
+    cases = [case for case in load_cases() if case.id in ("seed-001-09", "test-021")]
+    real = eval_runner.baseline_agreements
+
+    def floor(text: str) -> list[Any]:
+        if text == cases[1].text:
+            Evidence(quote=text)  # like a quote of a sentence longer than 400 characters
+        return real(text)
+
+    monkeypatch.setattr(eval_runner, "baseline_agreements", floor)
+    predictions = eval_runner.floor_predictions(cases)
+    assert predictions["seed-001-09"].ok
+    assert not predictions["test-021"].ok and "floor failed" in str(predictions["test-021"].error)
+    report, _ = eval_runner.evaluate(cases, {}, bootstrap=50)
+    assert report["splits"]["test"]["floor"]["headline"]["schema_valid"]["value"] == 0.0
+
+
+def test_the_floor_answers_every_fixture_case() -> None:
+    from pactx.evals.runner import floor_predictions
+
+    cases = load_cases()
+    assert set(floor_predictions(cases)) == {case.id for case in cases}

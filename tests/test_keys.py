@@ -123,12 +123,12 @@ def test_after_a_cue_edit_replay_reports_the_recordings_missing(tmp_path: Path, 
     cases = [c for c in load_cases() if c.id in ("seed-000-01", "seed-000-09", "seed-001-09")]
     root = tmp_path / "recordings"
     monkeypatch.setattr(runner, "make_backend", lambda config: canned(tmp_path))
-    recorded = runner.predict(cases, runner.make_extractor(runner.RunSpec(mode="record", recordings=root)))
+    recorded = runner.predict(cases, runner.make_extractor(runner.RunSpec(mode="record", recordings=root, strategy="direct")))
     assert not recorded.replay_misses and len(Recordings(root, "canned")) == len(cases)
     fingerprint = constraints_fingerprint("source+choices")
     assert {p.metadata.constraints_hash for p in recorded.predictions.values() if p.metadata} == {fingerprint}
 
-    replay = runner.RunSpec(mode="replay", model="canned", recordings=root)
+    replay = runner.RunSpec(mode="replay", model="canned", recordings=root, strategy="direct")
     replayed = runner.predict(cases, runner.make_extractor(replay))
     assert replayed.replay_misses == []
     report, _ = runner.evaluate(cases, replayed.predictions, bootstrap=10)

@@ -34,6 +34,7 @@ from pactx.evals.runner import (
     write_predictions,
 )
 from pactx.evals.scoring import RunScore, score_run
+from pactx.providers import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS
 from pactx.redaction import redact
 
 eval_app = typer.Typer(
@@ -68,8 +69,9 @@ def baselines_dir() -> Path:
     return evals_dir() / "baselines"
 
 
-def _baseline_paths(model: str) -> tuple[Path, Path]:
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in model)
+def _baseline_paths(model: str, strategy: str) -> tuple[Path, Path]:
+    """The accepted baseline of one model and strategy: its report and its predictions."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{model}.{strategy}")
     return baselines_dir() / f"{safe}.json", baselines_dir() / f"{safe}.predictions.jsonl"
 
 
@@ -109,7 +111,8 @@ def run(
     mode: Annotated[str, typer.Option(help="live, record (live and store answers) or replay (stored answers only).")] = "replay",
     model: Annotated[str | None, typer.Option(help="Model (embedded name or endpoint model).")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (env PACTX_BASE_URL).")] = None,
-    prompt: Annotated[str, typer.Option(help="Prompt name or .toml path.")] = "extract_v1",
+    prompt: Annotated[str | None, typer.Option(help="Prompt name or .toml path (default: the strategy's).")] = None,
+    strategy: Annotated[str | None, typer.Option(help="direct or staged (default: PACTX_STRATEGY, else the model's best).")] = None,
     fixtures: Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")] = None,
     split: SplitOption = "all",
     out: OutOption = Path("eval-report"),
@@ -127,7 +130,9 @@ def run(
         cases = _load(fixtures, split)
         if limit:
             cases = cases[:limit]
-        extractor = make_extractor(RunSpec(mode=mode, model=model, base_url=base_url, prompt=prompt))
+        extractor = make_extractor(
+            RunSpec(mode=mode, model=model, base_url=base_url, prompt=prompt, strategy=strategy)
+        )
     except (PactxError, OSError, ValueError) as exc:
         err.print(f"[red]error:[/red] {redact(str(exc))}")
         raise typer.Exit(2) from None
@@ -144,13 +149,14 @@ def run(
         cases, output.predictions, fixtures_path=fixtures,
         run_info={"mode": mode, "split": split, "model": output.model, "provider": output.provider,
                   "prompt_version": output.prompt.version, "prompt_hash": output.prompt.sha256,
+                  "strategy": extractor.strategy,
                   "wall_seconds": round(output.seconds, 2)},
         bootstrap=bootstrap,
     )
     report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
     report["clusters"] = _cluster_scores(cases, output.predictions, fixtures)
     failed = False
-    report_path, predictions_path = _baseline_paths(output.model)
+    report_path, predictions_path = _baseline_paths(output.model, extractor.strategy)
     if check_baseline:
         if not report_path.exists() or not predictions_path.exists():
             err.print(f"[red]no baseline for {output.model}[/red] at {report_path}; run with --update-baseline")
@@ -201,10 +207,15 @@ def compare_command(
     baseline: Annotated[Path, typer.Argument(help="Predictions JSONL of run A (the reference).")],
     candidate: Annotated[Path, typer.Argument(help="Predictions JSONL of run B.")],
     fixtures: FixturesOption = None,
+    split: SplitOption = "all",
     output: Annotated[Path | None, typer.Option("-o", help="Write the comparison as JSON.")] = None,
 ) -> None:
     """Paired comparison of two runs: bootstrap interval of each difference, exact McNemar."""
-    cases = load_cases(fixtures or default_fixtures_path())
+    try:
+        cases = load_cases(fixtures or default_fixtures_path(), split=split)
+    except (OSError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
     gold = {case.id: case.gold for case in cases}
     texts = {case.id: case.text for case in cases}
     a = score_run(gold, load_predictions(baseline), texts)
@@ -212,7 +223,8 @@ def compare_command(
     result = compare(a, b)
     from rich.table import Table
 
-    table = Table(title=f"B ({candidate.name}) minus A ({baseline.name}), paired bootstrap 95% CI")
+    title = f"B ({candidate.name}) minus A ({baseline.name}), {split} split, paired bootstrap 95% CI"
+    table = Table(title=title)
     for column in ("metric", "A", "B", "B - A", "95% CI", "beyond noise"):
         table.add_column(column)
     for name in HEADLINE_METRICS:
@@ -252,9 +264,9 @@ def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @eval_app.command("table")
 def table_command() -> None:
-    """Print the README table: each model on each split (detection F1, parties F1, status, type, s/doc)."""
+    """Print the README table: each model and strategy on each split (detection, parties, status, type, s/doc)."""
     rows = [
-        "| model | split | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |",
+        "| model · strategy | split | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |",
         "|---|---|---|---|---|---|---|---|",
     ]
     floor_rows: list[str] = []
@@ -262,10 +274,14 @@ def table_command() -> None:
     for path in sorted(baselines_dir().glob("*.json")):
         report = json.loads(path.read_text(encoding="utf-8"))
         floor_rows = []
+        model, strategy = report["run"].get("model"), report["run"].get("strategy", "direct")
+        known = EMBEDDED_MODELS.get(str(model))
+        default = model == DEFAULT_EMBEDDED_MODEL and known is not None and known.default_strategy == strategy
+        label = f"{model} · {strategy}{' (default)' if default else ''}"
         for split, entry in _report_splits(report).items():
             head = entry["headline"]
             rows.append(
-                f"| {report['run'].get('model')} | {split} | {_table_cells(head, with_ci=True)} "
+                f"| {label} | {split} | {_table_cells(head, with_ci=True)} "
                 f"| {_fmt2(head['schema_valid']['value'])} | {report['run'].get('seconds_per_document', 0):.1f} |"
             )
             floor = entry["floor"]["headline"]

@@ -47,6 +47,7 @@ __all__ = [
     "compare_dates",
     "compute_metrics",
     "metric_spec",
+    "prf",
 ]
 
 DATE_FIELDS: tuple[str, ...] = ("signed_date", "effective_date", "end_date")
@@ -149,6 +150,11 @@ def _recall(tp: int, fp: int, fn: int) -> float | None:
 def _f1(tp: int, fp: int, fn: int) -> float | None:
     denominator = 2 * tp + fp + fn
     return 1.0 if denominator == 0 else 2 * tp / denominator
+
+
+def prf(tp: int, fp: int, fn: int) -> tuple[float | None, float | None, float | None]:
+    """Precision, recall and F1 from raw counts, as every pactx metric computes them."""
+    return _precision(tp, fp, fn), _recall(tp, fp, fn), _f1(tp, fp, fn)
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

@@ -19,11 +19,13 @@ import json
 import re
 import threading
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import instructor
 from openai.types.chat import ChatCompletion
 
+from pactx.choices import ChoiceScores, Option
 from pactx.errors import ReplayMissError
 from pactx.prompts import fenced_document
 from pactx.providers import Backend, LlamaCppBackend, constraints_fingerprint
@@ -115,6 +117,10 @@ class _KeyedBackend:
             request=kwargs,
         )
 
+    def _choice_key(self, prompt: str, options: Sequence[Option]) -> str:
+        """The key of one choice-scoring request (the staged strategy's questions)."""
+        return self._key({"choice_prompt": prompt, "options": [list(o) for o in options]})
+
     def generation_params(self) -> dict[str, Any]:  # pragma: no cover - overridden
         raise NotImplementedError
 
@@ -126,6 +132,9 @@ class RecordingBackend(_KeyedBackend):
         super().__init__(recordings, prompt_hash, schema_hash)
         self.inner = inner
         self.provider, self.model, self.mode = inner.provider, inner.model, inner.mode
+        self.default_strategy = getattr(inner, "default_strategy", "direct")
+        if callable(getattr(inner, "choice_logprobs", None)):
+            self.choice_logprobs = self._record_choices  # only a backend that scores choices
 
     def generation_params(self) -> dict[str, Any]:
         return self.inner.generation_params()
@@ -141,6 +150,12 @@ class RecordingBackend(_KeyedBackend):
         completion = await self.inner.acomplete(**kwargs)
         self.recordings.put(key, completion.model_dump(mode="json"), note=_note(kwargs))
         return completion
+
+    def _record_choices(self, prompt: str, options: Sequence[Option]) -> ChoiceScores:
+        key = self._choice_key(prompt, options)
+        scores: ChoiceScores = self.inner.choice_logprobs(prompt, options)  # type: ignore[attr-defined]
+        self.recordings.put(key, scores.to_json(), note=_choice_note(prompt))
+        return scores
 
 
 class ReplayBackend(_KeyedBackend):
@@ -180,6 +195,24 @@ class ReplayBackend(_KeyedBackend):
 
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         return self.complete(**kwargs)
+
+    def choice_logprobs(self, prompt: str, options: Sequence[Option]) -> ChoiceScores:
+        key = self._choice_key(prompt, options)
+        stored = self.recordings.get(key)
+        if stored is None:
+            raise ReplayMissError(
+                f"no recording for this choice (model {self.model}, key {key[:12]}, "
+                f"passage {_choice_note(prompt)!r}) in {self.recordings.path}; the prompt, "
+                "candidates, parameters or input changed since it was recorded: "
+                "run `pactx eval --mode record` with the model available"
+            )
+        return ChoiceScores.from_json(stored)
+
+
+def _choice_note(prompt: str) -> str:
+    """The passage a staged question is about (the last ``Passage:`` line of its prompt)."""
+    marker = prompt.rfind("Passage: ")
+    return prompt[marker + 9 : marker + 69].split("\n", 1)[0] if marker >= 0 else prompt[-60:]
 
 
 def _note(kwargs: dict[str, Any]) -> str:

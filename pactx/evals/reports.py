@@ -15,6 +15,7 @@ from jinja2 import Environment, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
+from pactx.evals.calibration import calibration_markdown
 from pactx.evals.fixtures import Case
 from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.schema import SecurityAgreement
@@ -169,6 +170,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "Worst documents:", "", "| document | detection F1 | parties F1 | gold | predicted |", "|---|---|---|---|---|"]
     for doc in _worst(report):
         lines.append(f"| {doc['id']} | {_fmt(doc.get('detection_f1'))} | {_fmt(doc.get('parties_f1'))} | {doc.get('n_gold')} | {doc.get('n_pred')} |")
+    if report.get("calibration"):
+        lines += calibration_markdown(report["calibration"])
     gate = report.get("gate")
     if gate:
         lines += ["", f"**Baseline check: {'passed' if gate['passed'] else 'FAILED'}**"]
@@ -192,6 +195,14 @@ mark.gold { background: #c8f7c5; } mark.pred { background: #fde2a7; } mark.both 
 <table><tr><th>metric</th><th>value</th><th>95% CI</th><th>floor</th><th>counts</th></tr>
 {% for row in metrics %}<tr><td>{{ row.label }}</td><td>{{ row.value }}</td><td>{{ row.ci }}</td><td>{{ row.floor }}</td><td>{{ row.counts }}</td></tr>{% endfor %}
 </table>
+{% if calibration and calibration.forecasts %}<h2>Calibration</h2>
+<p>{{ calibration.forecasts }} records with a confidence; Brier score {{ "%.3f"|format(calibration.brier) }} (lower is better).</p>
+<table class="calibration"><tr><th>confidence</th><th>records</th><th>mean confidence</th><th>share correct</th></tr>
+{% for b in calibration.bins if b.count %}<tr><td>{{ "%.1f"|format(b.low) }}–{{ "%.1f"|format(b.high) }}</td><td>{{ b.count }}</td><td>{{ b.mean_confidence }}</td><td>{{ b.accuracy }}</td></tr>{% endfor %}
+</table>
+<table class="thresholds"><tr><th>min_confidence</th><th>kept</th><th>precision</th><th>recall</th><th>F1</th></tr>
+{% for t in calibration.thresholds %}<tr><td>{{ t.threshold }}</td><td>{{ t.kept }}</td><td>{{ t.precision }}</td><td>{{ t.recall }}</td><td>{{ t.f1 }}</td></tr>{% endfor %}
+</table>{% endif %}
 {% if split_columns|length > 1 %}<h2>By split</h2>
 <table><tr>{% for column in split_columns %}<th>{{ column }}</th>{% endfor %}</tr>
 {% for row in split_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}
@@ -297,7 +308,7 @@ def html_report(report: dict[str, Any], cases: list[Case], predictions: dict[str
     template = environment.from_string(_HTML)
     return template.render(
         run=report["run"], run_lines=_run_lines(report["run"]), metrics=metrics, documents=documents,
-        split_columns=split_columns, split_rows=split_rows,
+        split_columns=split_columns, split_rows=split_rows, calibration=report.get("calibration"),
     )
 
 

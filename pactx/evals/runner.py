@@ -18,14 +18,16 @@ from typing import Any
 from pactx._version import __version__
 from pactx.baseline import BASELINE_MODEL, baseline_agreements
 from pactx.errors import PactxError, ReplayMissError
+from pactx.evals.calibration import calibrate
 from pactx.evals.fixtures import Case, by_split, evals_dir, fixture_hash
 from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.evals.paired import compare_runs
 from pactx.evals.predictions import Prediction
 from pactx.evals.recording import RecordingBackend, Recordings, ReplayBackend
 from pactx.evals.scoring import RunScore, score_run
-from pactx.extraction import Extractor, schema_hash
+from pactx.extraction import Extractor, resolve_strategy, schema_hash
 from pactx.prompts import DEFAULT_PROMPT, Prompt, load_prompt
+from pactx.staged import DEFAULT_STAGED_PROMPT
 from pactx.providers import (
     DEFAULT_EMBEDDED_MODEL,
     MODES,
@@ -61,7 +63,8 @@ class RunSpec:
     mode: str = "replay"
     model: str | None = None
     base_url: str | None = None
-    prompt: str = DEFAULT_PROMPT
+    prompt: str | None = None
+    strategy: str | None = None
     max_reasks: int = 2
     recordings: Path | None = None
 
@@ -74,9 +77,12 @@ def _identity_path(root: Path, model: str) -> Path:
     return Recordings(root, model).path.with_name("backend.json")
 
 
+def _prompt(spec: RunSpec, strategy: str) -> Prompt:
+    return load_prompt(spec.prompt or (DEFAULT_STAGED_PROMPT if strategy == "staged" else DEFAULT_PROMPT))
+
+
 def make_extractor(spec: RunSpec) -> Extractor:
     """An extractor for the run: live, recording every answer, or replaying recordings."""
-    prompt = load_prompt(spec.prompt)
     root = spec.recordings or recordings_dir()
     if spec.mode == "replay":
         model = spec.model or DEFAULT_EMBEDDED_MODEL
@@ -87,6 +93,8 @@ def make_extractor(spec: RunSpec) -> Extractor:
                 "run `pactx eval --mode record` first"
             )
         identity = json.loads(identity_file.read_text(encoding="utf-8"))
+        strategy = resolve_strategy(spec.strategy, identity.get("default_strategy", "direct"))
+        prompt = _prompt(spec, strategy)
         backend = ReplayBackend(
             Recordings(root, model),
             model=identity["model"],
@@ -96,11 +104,13 @@ def make_extractor(spec: RunSpec) -> Extractor:
             prompt_hash=prompt.sha256,
             schema_hash=schema_hash(),
         )
-        return Extractor(backend=backend, prompt=prompt, max_reasks=spec.max_reasks)
+        return Extractor(backend=backend, prompt=prompt, strategy=strategy, max_reasks=spec.max_reasks)
     config = ProviderConfig.from_env(base_url=spec.base_url, model=spec.model)
     inner = make_backend(config)
+    strategy = resolve_strategy(spec.strategy, getattr(inner, "default_strategy", "direct"))
+    prompt = _prompt(spec, strategy)
     if spec.mode == "live":
-        return Extractor(backend=inner, prompt=prompt, max_reasks=spec.max_reasks)
+        return Extractor(backend=inner, prompt=prompt, strategy=strategy, max_reasks=spec.max_reasks)
     recordings = Recordings(root, inner.model)
     mode_name = next(name for name, mode in MODES.items() if mode == inner.mode)
     identity = {
@@ -108,12 +118,13 @@ def make_extractor(spec: RunSpec) -> Extractor:
         "provider": inner.provider,
         "mode": mode_name,
         "params": inner.generation_params(),
+        "default_strategy": getattr(inner, "default_strategy", "direct"),
     }
     identity_file = _identity_path(root, inner.model)
     identity_file.parent.mkdir(parents=True, exist_ok=True)
     identity_file.write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     backend = RecordingBackend(inner, recordings, prompt.sha256, schema_hash())
-    return Extractor(backend=backend, prompt=prompt, max_reasks=spec.max_reasks)
+    return Extractor(backend=backend, prompt=prompt, strategy=strategy, max_reasks=spec.max_reasks)
 
 
 @dataclass
@@ -172,8 +183,14 @@ def predict(
 
 
 def floor_predictions(cases: list[Case]) -> dict[str, Prediction]:
-    """The rule-based floor's predictions (no model)."""
-    return {case.id: Prediction(agreements=baseline_agreements(case.text)) for case in cases}
+    """The rule-based floor's predictions (no model); a document it fails on is a failed prediction."""
+    predictions: dict[str, Prediction] = {}
+    for case in cases:
+        try:
+            predictions[case.id] = Prediction(agreements=baseline_agreements(case.text))
+        except (PactxError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            predictions[case.id] = Prediction.failed(redact(f"floor failed: {type(exc).__name__}: {exc}"))
+    return predictions
 
 
 def _usage_totals(predictions: dict[str, Prediction]) -> dict[str, float]:
@@ -270,6 +287,7 @@ def evaluate(
         "splits": splits,
         "scores": score.to_dict(),
         "floor": {"model": BASELINE_MODEL, "headline": _headline(floor)},
+        "calibration": calibrate(gold, predictions).to_dict(),
     }
     return report, score
 

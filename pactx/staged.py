@@ -1,0 +1,290 @@
+"""The ``staged`` strategy: pactx proposes candidates, a small model chooses among them.
+
+Small models fail at one big free-form answer but can make small constrained choices. So:
+
+1. **Propose** (no model): the passages of the text that use a word for an agreement and
+   name at least two parties (gazetteer mentions, from the passage or the sentence before
+   it), each within the evidence length limit.
+2. **Ask** (the model, one short question at a time, answered by choosing among fixed options
+   whose probabilities pactx reads; see :mod:`pactx.choices`):
+   does the passage report an agreement, or only talks, ties, history or commentary? which of
+   the mentioned names are its parties? which status and type, among those the passage's
+   wording cues (:mod:`pactx.cues`)? which of the cued ATOP obligations does it carry?
+3. **Assemble**: records are validated and grounded through the same Pydantic models as the
+   ``direct`` strategy (:class:`pactx.validation.GroundedAgreementList`); mentions of one pact
+   (same parties and type) become one record. The answer probabilities become each record's
+   :class:`pactx.schema.Confidence` and each party's ``confidence``.
+
+All questions about a document put the document first, so a model with a prompt cache reads
+it once. Nothing is generated, so the answer is always well-formed and never runs to
+``max_tokens``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from pactx.choices import ChoiceScorer, normalized
+from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
+from pactx.grounding import SourceText, Span, evidence_spans
+from pactx.parties import Mention, find_mentions, proper_noun_mentions
+from pactx.prompts import Prompt
+from pactx.schema import (
+    STATUS_RANK,
+    AgreementStatus,
+    AgreementType,
+    Obligation,
+    SecurityAgreement,
+    TokenUsage,
+)
+from pactx.validation import GroundedAgreementList, to_plain, validation_context
+
+__all__ = ["STRATEGIES", "DEFAULT_STAGED_PROMPT", "Candidate", "StagedAnswer", "propose", "run_staged"]
+
+STRATEGIES = ("direct", "staged")
+"""``direct``: the model fills the whole schema; ``staged``: it chooses among pactx's candidates."""
+
+DEFAULT_STAGED_PROMPT = "staged_v1"
+
+REPORT_THRESHOLD = 0.5
+"""A passage becomes a record when the model's probability that it reports one is at least this."""
+
+_MAX_CANDIDATES = 8  # the schema's limit on agreements per document
+_MAX_PARTY_CANDIDATES = 8
+
+_YES, _NO = (" yes", " Yes"), (" no", " No")
+
+STATUS_WORDS: dict[AgreementStatus, tuple[str, ...]] = {
+    AgreementStatus.PROPOSED: ("proposed",),
+    AgreementStatus.NEGOTIATING: ("negotiating", "under negotiation"),
+    AgreementStatus.AGREED: ("agreed",),
+    AgreementStatus.SIGNED: ("signed",),
+    AgreementStatus.IN_FORCE: ("in force",),
+    AgreementStatus.SUSPENDED: ("suspended",),
+    AgreementStatus.TERMINATED: ("terminated", "ended"),
+}
+TYPE_WORDS: dict[AgreementType, tuple[str, ...]] = {
+    AgreementType.DEFENSE_PACT: ("mutual defense pact", "defense pact"),
+    AgreementType.NEUTRALITY_PACT: ("neutrality pact",),
+    AgreementType.NON_AGGRESSION_PACT: ("non-aggression pact",),
+    AgreementType.ENTENTE: ("consultation pact",),
+    AgreementType.SECURITY_PARTNERSHIP: ("security partnership",),
+    AgreementType.DEFENSE_COOPERATION: ("defense cooperation",),
+    AgreementType.BASING_ACCESS: ("basing or troop access",),
+    AgreementType.MILITARY_AID: ("military aid",),
+    AgreementType.OTHER: ("other",),
+}
+OBLIGATION_PHRASES: dict[Obligation, str] = {
+    Obligation.DEFENSE: "Defend each other if one of them is attacked",
+    Obligation.OFFENSE: "Fight together in an offensive war",
+    Obligation.NEUTRALITY: "Stay neutral if one of them goes to war",
+    Obligation.NON_AGGRESSION: "Never attack each other",
+    Obligation.CONSULTATION: "Consult each other in a crisis",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A passage that may report an agreement, and the parties it may have."""
+
+    passage: Span
+    mentions: tuple[Mention, ...]
+
+
+@dataclass
+class StagedAnswer:
+    """What the staged strategy found in one text, and what asking cost."""
+
+    agreements: list[SecurityAgreement]
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    questions: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _distinct(mentions: Sequence[Mention]) -> list[Mention]:
+    """One mention per party (by code; by name for a party without one), in text order."""
+    seen: dict[str, Mention] = {}
+    for mention in mentions:
+        seen.setdefault(mention.code or "~" + mention.surface.casefold(), mention)
+    return list(seen.values())
+
+
+def propose(text: str) -> list[Candidate]:
+    """The passages of ``text`` that may report an agreement, with their candidate parties.
+
+    A passage qualifies when it uses a word for an agreement (in a language the cues cover)
+    and at least two parties are named in it, or in it and the passage before it ("the two
+    countries signed ..."). Parties are the gazetteer's states and organizations; when those
+    are fewer than two, the passage's other proper names (an armed group, a company, a new
+    organization: :func:`pactx.parties.proper_noun_mentions`) are candidates too, for the
+    model to accept or reject. Passages that address a model (prompt injection) never
+    qualify, and lend no names.
+    """
+    source = SourceText(text)
+    passages = list(evidence_spans(text, source))  # within the evidence limit, never injected text
+    mentions = [m for m in find_mentions(text) if not source.in_instruction(m.start, m.end)]
+    others = [m for m in proper_noun_mentions(text) if not source.in_instruction(m.start, m.end)]
+
+    def inside(span: Span, pool: list[Mention]) -> list[Mention]:
+        return [m for m in pool if span.start <= m.start and m.end <= span.end]
+
+    candidates: list[Candidate] = []
+    for index, passage in enumerate(passages):
+        if not mentions_agreement(passage.text):
+            continue
+        found = _distinct(inside(passage, mentions))
+        if len(found) < 2 and index > 0:
+            found = _distinct(inside(passages[index - 1], mentions) + found)
+        if len(found) < 2:
+            found = _distinct(found + inside(passage, others))
+        if len(found) >= 2:
+            candidates.append(Candidate(passage, tuple(found[:_MAX_PARTY_CANDIDATES])))
+    return candidates[:_MAX_CANDIDATES]
+
+
+class _Form:
+    """One passage's form: the worked examples, the passage, and the fields answered so far.
+
+    Each question continues the form by one field; the model chooses among the allowed answers
+    and the chosen one is written in, so the next question extends the same prefix (the model's
+    prompt cache then reads only the new tokens).
+    """
+
+    def __init__(self, asker: _Asker, passage: str) -> None:
+        self.asker = asker
+        one_line = " ".join(passage.split())
+        self.text = asker.prompt.system + asker.prompt.user.replace("{text}", one_line)
+
+    def choose(self, field: str, answers: dict[str, tuple[str, ...]]) -> tuple[str, float]:
+        """Fill ``field`` with one of ``answers`` (value -> words); the value and its probability.
+
+        A single allowed answer is written in without asking (probability 1).
+        """
+        values = list(answers)
+        if len(values) == 1:
+            best, probability = values[0], 1.0
+        else:
+            options = [tuple(f" {w}" for w in answers[v]) for v in values]
+            probabilities = self.asker.choose(self.text + field, options)
+            index = max(range(len(values)), key=lambda i: probabilities[i])
+            best, probability = values[index], probabilities[index]
+        self.text += f"{field} {answers[best][0]}\n"
+        return best, probability
+
+    def yes(self, field: str) -> float:
+        """Probability of "yes" for ``field``; the more likely answer is written in."""
+        probabilities = self.asker.choose(self.text + field, (_YES, _NO))
+        self.text += f"{field} {'yes' if probabilities[0] >= 0.5 else 'no'}\n"
+        return probabilities[0]
+
+
+class _Asker:
+    """Asks one document's questions and keeps their cost."""
+
+    def __init__(self, scorer: ChoiceScorer, prompt: Prompt) -> None:
+        self.scorer, self.prompt = scorer, prompt
+        self.usage = TokenUsage()
+        self.questions = 0
+
+    def choose(self, text: str, options: Sequence[Sequence[str]]) -> list[float]:
+        """The model's probabilities of ``options`` as the continuation of ``text``."""
+        scores = self.scorer.choice_logprobs(text, options)
+        self.questions += 1
+        self.usage = self.usage.add(
+            TokenUsage(
+                prompt_tokens=scores.prompt_tokens,
+                completion_tokens=scores.scored_tokens,
+                total_tokens=scores.prompt_tokens + scores.scored_tokens,
+                cached_tokens=scores.cached_tokens,
+            )
+        )
+        return normalized(scores.logprobs)
+
+
+def _record(asker: _Asker, candidate: Candidate, threshold: float) -> dict[str, object] | None:
+    """The record the model builds from one candidate, or ``None`` if it reports no agreement."""
+    passage = candidate.passage.text
+    questions = asker.prompt.questions
+    form = _Form(asker, passage)
+    p_report = form.yes(questions["report"])
+    if p_report < threshold:
+        return None
+    status, p_status = form.choose(
+        questions["status"], {s.value: STATUS_WORDS[s] for s in statuses_cued(passage)}
+    )
+    kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in types_cued(passage)})
+    party_p = [
+        form.yes(asker.prompt.question("party", name=" ".join(m.surface.split())))
+        for m in candidate.mentions
+    ]
+    order = sorted(range(len(candidate.mentions)), key=lambda i: -party_p[i])
+    chosen = {i for i in order if party_p[i] >= 0.5} | set(order[:2])  # an agreement has two sides
+    obligations = [
+        o.value
+        for o in obligations_cued(passage)
+        if form.yes(asker.prompt.question("obligation", obligation=OBLIGATION_PHRASES[o])) >= 0.5
+    ]
+    return {
+        "evidence": [{"quote": passage}],
+        "parties": [
+            {"name": candidate.mentions[i].surface, "role": "member", "confidence": party_p[i]}
+            for i in sorted(chosen)
+        ],
+        "agreement_type": kind,
+        "status": status,
+        "obligations": obligations,
+        "confidence": {"agreement": p_report, "status": p_status, "agreement_type": p_type},
+    }
+
+
+
+
+def _merge(records: list[dict[str, object]]) -> list[dict[str, object]]:
+    """One record per pact: mentions with the same parties and type are merged.
+
+    The merged record keeps every passage as evidence (up to the schema's four), the most
+    advanced status and the highest confidences.
+    """
+    groups: dict[tuple[frozenset[str], object], dict[str, object]] = {}
+    for record in records:
+        parties = record["parties"]
+        assert isinstance(parties, list)
+        key = (frozenset(str(p["name"]).casefold() for p in parties), record["agreement_type"])
+        kept = groups.get(key)
+        if kept is None:
+            groups[key] = record
+            continue
+        evidence = kept["evidence"]
+        assert isinstance(evidence, list)
+        if len(evidence) < 4:
+            evidence.extend(record["evidence"])  # type: ignore[arg-type]
+        if STATUS_RANK[AgreementStatus(record["status"])] > STATUS_RANK[AgreementStatus(kept["status"])]:
+            kept["status"] = record["status"]
+        kept["obligations"] = list(dict.fromkeys([*kept["obligations"], *record["obligations"]]))  # type: ignore[misc]
+        mine, theirs = kept["confidence"], record["confidence"]
+        assert isinstance(mine, dict) and isinstance(theirs, dict)
+        kept["confidence"] = {k: max(mine[k], theirs[k]) for k in mine}
+    return list(groups.values())
+
+
+def run_staged(scorer: ChoiceScorer, prompt: Prompt, text: str, *, threshold: float = REPORT_THRESHOLD) -> StagedAnswer:
+    """Extract the agreements of ``text`` with the staged strategy (see the module docstring)."""
+    if not prompt.questions:
+        raise ValueError(f"prompt {prompt.name} has no [questions]; the staged strategy needs them")
+    asker = _Asker(scorer, prompt)
+    records = [r for c in propose(text) if (r := _record(asker, c, threshold)) is not None]
+    context = validation_context(text)
+    agreements: list[SecurityAgreement] = []
+    warnings: list[str] = context["warnings"]
+    for record in _merge(records):
+        try:
+            grounded = GroundedAgreementList.model_validate({"agreements": [record]}, context=context)
+        except ValidationError as exc:  # pactx proposed it, so this is rare: drop it, say why
+            warnings.append(f"staged record dropped: {exc.errors()[0]['msg']}")
+            continue
+        agreements.extend(to_plain(grounded))  # confidences pass through validation
+    return StagedAnswer(agreements, asker.usage, asker.questions, list(warnings))
+
