@@ -30,12 +30,13 @@ from pydantic import ValidationError
 from pactx.choices import ChoiceScorer, normalized
 from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
 from pactx.grounding import SourceText, Span, evidence_spans
-from pactx.parties import Mention, find_mentions, proper_noun_mentions
+from pactx.parties import Mention, find_mentions, party_key, party_keys, proper_noun_mentions
 from pactx.prompts import Prompt
 from pactx.schema import (
     STATUS_RANK,
     AgreementStatus,
     AgreementType,
+    Confidence,
     Obligation,
     SecurityAgreement,
     TokenUsage,
@@ -240,33 +241,37 @@ def _record(asker: _Asker, candidate: Candidate, threshold: float) -> dict[str, 
     }
 
 
+def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
+    """One record per pact: validated mentions with the same parties and type are merged.
 
-
-def _merge(records: list[dict[str, object]]) -> list[dict[str, object]]:
-    """One record per pact: mentions with the same parties and type are merged.
-
-    The merged record keeps every passage as evidence (up to the schema's four), the most
-    advanced status and the highest confidences.
+    Parties are compared by :func:`pactx.parties.party_keys` (so "Washington" and "the United
+    States" are one party). The merged record keeps the first mention's fields, every passage
+    as evidence (up to the schema's four), the most advanced status, the union of obligations
+    and the highest confidences.
     """
-    groups: dict[tuple[frozenset[str], object], dict[str, object]] = {}
-    for record in records:
-        parties = record["parties"]
-        assert isinstance(parties, list)
-        key = (frozenset(str(p["name"]).casefold() for p in parties), record["agreement_type"])
+    groups: dict[tuple[frozenset[str], AgreementType], SecurityAgreement] = {}
+    for agreement in agreements:
+        key = (party_keys(agreement), agreement.agreement_type)
         kept = groups.get(key)
         if kept is None:
-            groups[key] = record
+            groups[key] = agreement
             continue
-        evidence = kept["evidence"]
-        assert isinstance(evidence, list)
-        if len(evidence) < 4:
-            evidence.extend(record["evidence"])  # type: ignore[arg-type]
-        if STATUS_RANK[AgreementStatus(record["status"])] > STATUS_RANK[AgreementStatus(kept["status"])]:
-            kept["status"] = record["status"]
-        kept["obligations"] = list(dict.fromkeys([*kept["obligations"], *record["obligations"]]))  # type: ignore[misc]
-        mine, theirs = kept["confidence"], record["confidence"]
-        assert isinstance(mine, dict) and isinstance(theirs, dict)
-        kept["confidence"] = {k: max(mine[k], theirs[k]) for k in mine}
+        kept.evidence = (kept.evidence + agreement.evidence)[:4]
+        if STATUS_RANK[agreement.status] > STATUS_RANK[kept.status]:
+            kept.status = agreement.status
+        kept.obligations = list(dict.fromkeys(kept.obligations + agreement.obligations))
+        if kept.confidence is not None and agreement.confidence is not None:
+            mine, theirs = kept.confidence, agreement.confidence
+            kept.confidence = Confidence(
+                agreement=max(mine.agreement, theirs.agreement),
+                status=max(mine.status or 0.0, theirs.status or 0.0),
+                agreement_type=max(mine.agreement_type or 0.0, theirs.agreement_type or 0.0),
+            )
+        by_key = {party_key(p): p for p in agreement.parties}
+        for party in kept.parties:
+            other = by_key.get(party_key(party))
+            if other is not None and other.confidence is not None:
+                party.confidence = max(party.confidence or 0.0, other.confidence)
     return list(groups.values())
 
 
@@ -279,12 +284,12 @@ def run_staged(scorer: ChoiceScorer, prompt: Prompt, text: str, *, threshold: fl
     context = validation_context(text)
     agreements: list[SecurityAgreement] = []
     warnings: list[str] = context["warnings"]
-    for record in _merge(records):
+    for record in records:
         try:
             grounded = GroundedAgreementList.model_validate({"agreements": [record]}, context=context)
         except ValidationError as exc:  # pactx proposed it, so this is rare: drop it, say why
             warnings.append(f"staged record dropped: {exc.errors()[0]['msg']}")
             continue
         agreements.extend(to_plain(grounded))  # confidences pass through validation
-    return StagedAnswer(agreements, asker.usage, asker.questions, list(warnings))
+    return StagedAnswer(_merge(agreements), asker.usage, asker.questions, list(warnings))
 

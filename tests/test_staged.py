@@ -168,6 +168,18 @@ def test_two_mentions_of_one_pact_become_one_record() -> None:
     assert len(answer.agreements[0].evidence) == 2
 
 
+def test_mentions_are_merged_by_party_identity_not_by_name() -> None:
+    text = (
+        "Washington and Tokyo signed a defence pact on Monday. "
+        "The United States and Japan said the defence pact takes effect next year."
+    )
+    answer = run_staged(ScriptedScorer(agreement={"Washington": 0.9, "United States": 0.8}), PROMPT, text)
+    (agreement,) = answer.agreements
+    assert {p.code for p in agreement.parties} == {"USA", "JPN"}
+    assert [e.start for e in agreement.evidence] == [0, text.index("The United States")]
+    assert agreement.confidence is not None and agreement.confidence.agreement == pytest.approx(0.9)
+
+
 def test_normalized_is_a_softmax() -> None:
     assert normalized([math.log(0.2), math.log(0.6)]) == pytest.approx([0.25, 0.75])
     assert sum(normalized([-1000.0, -1001.0, -999.0])) == pytest.approx(1.0)
