@@ -122,14 +122,16 @@ class RetryPolicy:
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (delay or HTTP date); ``None`` if it is neither."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
         pass
-    parsed = email.utils.parsedate_to_datetime(value) if value else None
-    if parsed is None:
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):  # "soon", "": not a date either; back off as usual
         return None
     return max(0.0, parsed.timestamp() - time.time())
 

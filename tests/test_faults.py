@@ -105,3 +105,15 @@ def test_two_hundred_documents_with_thirty_percent_faults_all_come_out(seed_line
     assert len(faults) > 30 and set(faults) == set(FAULT_KINDS)
     assert sum(o.result.metadata.transport_retries for o in outcomes) == len(faults)
     assert all(o.result.metadata.attempts == 1 for o in outcomes)
+
+
+@pytest.mark.parametrize("header", ["soon", "Wed, 99 Foo 2024", "-"])
+def test_a_retry_after_that_is_neither_delay_nor_date_falls_back_to_backoff(header: str) -> None:
+    waits: list[float] = []
+    answers = iter([httpx.Response(429, headers={"Retry-After": header}), httpx.Response(200, json={})])
+    policy = RetryPolicy(initial_wait=0.25, max_wait=10.0, jitter=0.0)
+    transport = RetryTransport(httpx.MockTransport(lambda request: next(answers)), policy, sleep=waits.append)
+    with httpx.Client(transport=transport) as client:
+        response = client.post("http://127.0.0.1:9/chat/completions", json={})
+    assert response.status_code == 200
+    assert waits == [pytest.approx(0.25)]  # the policy's own first backoff, and no ValueError
