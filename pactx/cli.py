@@ -100,13 +100,22 @@ def completed_ids(path: Path) -> set[str]:
             handle.truncate(end)
         err.print(f"[yellow]note[/yellow] cut an incomplete last line from {path}")
     ids: set[str] = set()
-    for raw in data[:end].splitlines():
+    unreadable: list[int] = []
+    for number, raw in enumerate(data[:end].splitlines(), start=1):
         try:
             record = json.loads(raw)
         except ValueError:
-            continue
+            record = None
         if isinstance(record, dict) and "result" in record and "id" in record:
             ids.add(str(record["id"]))
+        elif raw.strip():
+            unreadable.append(number)
+    if unreadable:
+        err.print(
+            f"[yellow]warning[/yellow] {len(unreadable)} line(s) of {path} are not pactx result records "
+            f"(first: line {unreadable[0]}); --resume cannot tell which documents they were, so those "
+            "documents are extracted again"
+        )
     return ids
 
 

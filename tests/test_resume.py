@@ -111,3 +111,14 @@ def test_kill_9_then_resume_repairs_a_torn_line(server: FakeOpenAIServer, corpus
     assert rerun.returncode == 0, stderr[-2000:]
     assert "incomplete last line" in stderr
     _check_complete(out)
+
+
+def test_resume_reports_output_lines_that_are_not_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pactx.cli import completed_ids
+
+    out = tmp_path / "out.jsonl"
+    good = json.dumps({"id": "a", "source": "s", "result": {"agreements": []}})
+    out.write_text(good + "\nnot json at all\n" + json.dumps({"id": "b"}) + "\n\n", encoding="utf-8")
+    assert completed_ids(out) == {"a"}
+    message = " ".join(capsys.readouterr().err.split())
+    assert "2 line(s)" in message and "first: line 2" in message and "extracted again" in message
