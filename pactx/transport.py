@@ -1,7 +1,7 @@
 """HTTP transport retries: one policy, in one place, separate from validation re-asks.
 
 :class:`RetryTransport` and :class:`AsyncRetryTransport` wrap an httpx transport and retry,
-with tenacity, on 408, 429, 5xx, timeouts, connection errors and 2xx JSON answers whose body
+with tenacity, on 408, 429, 500, 502, 503, 504, timeouts, connection errors and 2xx JSON answers whose body
 does not parse (a truncated or garbled body): exponential backoff with jitter, honoring
 ``Retry-After``. Other 4xx answers are returned at once. The openai client's own retries are
 switched off (``max_retries=0``) so this is the only retry policy in charge.
