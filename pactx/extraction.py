@@ -62,6 +62,7 @@ __all__ = [
     "STRATEGIES",
     "filter_confidence",
     "resolve_strategy",
+    "default_prompt",
 ]
 
 RESPONSE_MODEL = prepared_response_model(GroundedAgreementList)
@@ -204,7 +205,7 @@ class Extractor:
             raise ValueError("min_confidence must be in [0, 1]")
         self.min_confidence = min_confidence
         if prompt is None:
-            prompt = DEFAULT_STAGED_PROMPT if self.strategy == "staged" else DEFAULT_PROMPT
+            prompt = default_prompt(self.strategy)
         self.prompt = prompt if isinstance(prompt, Prompt) else load_prompt(prompt)
         self.max_reasks = max_reasks
         self.cache = _open_cache(cache)
@@ -539,6 +540,11 @@ class Extractor:
         error.__cause__ = original
         return error
 
+
+
+def default_prompt(strategy: str) -> str:
+    """The prompt a strategy uses unless another is given."""
+    return DEFAULT_STAGED_PROMPT if strategy == "staged" else DEFAULT_PROMPT
 
 
 def resolve_strategy(requested: str | None, default: str = "direct") -> str:

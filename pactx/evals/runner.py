@@ -25,9 +25,8 @@ from pactx.evals.paired import compare_runs
 from pactx.evals.predictions import Prediction
 from pactx.evals.recording import RecordingBackend, Recordings, ReplayBackend
 from pactx.evals.scoring import RunScore, score_run
-from pactx.extraction import Extractor, resolve_strategy, schema_hash
-from pactx.prompts import DEFAULT_PROMPT, Prompt, load_prompt
-from pactx.staged import DEFAULT_STAGED_PROMPT
+from pactx.extraction import Extractor, default_prompt, resolve_strategy, schema_hash
+from pactx.prompts import Prompt, load_prompt
 from pactx.providers import (
     DEFAULT_EMBEDDED_MODEL,
     MODES,
@@ -78,7 +77,7 @@ def _identity_path(root: Path, model: str) -> Path:
 
 
 def _prompt(spec: RunSpec, strategy: str) -> Prompt:
-    return load_prompt(spec.prompt or (DEFAULT_STAGED_PROMPT if strategy == "staged" else DEFAULT_PROMPT))
+    return load_prompt(spec.prompt or default_prompt(strategy))
 
 
 def make_extractor(spec: RunSpec) -> Extractor:
