@@ -21,7 +21,8 @@ from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.evals.report_page import CSP, SCRIPT, STYLE, TEMPLATE
 from pactx.schema import SecurityAgreement
 
-__all__ = ["print_terminal", "markdown", "html_report", "split_table", "worst_first_key", "write_reports"]
+__all__ = ["print_terminal", "markdown", "html_report", "split_table", "worst_first_key", "write_reports", "write_marked_table",
+           "EVAL_TABLE_MARKERS"]
 
 _LABELS = {
     "detection_f1": "agreement detection F1",
@@ -331,6 +332,29 @@ def html_report(report: dict[str, Any], cases: list[Case], predictions: dict[str
         tags=sorted(tag_counts.items()), split_columns=split_columns, split_rows=split_rows,
         calibration=report.get("calibration"), csp=CSP, style=STYLE, script=SCRIPT,
     )
+
+
+EVAL_TABLE_MARKERS = ("<!-- eval-table:start -->", "<!-- eval-table:end -->")
+"""The lines between which ``pactx eval table --readme FILE`` writes its table."""
+
+
+def write_marked_table(path: Path, table: str, markers: tuple[str, str] = EVAL_TABLE_MARKERS) -> bool:
+    """Replace what stands between the two marker lines of a Markdown file with ``table``.
+
+    Returns whether the file changed. Raises ``ValueError`` naming the file when it lacks the
+    markers (in order), and leaves the file as it was.
+    """
+    start_marker, end_marker = markers
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(start_marker), text.find(end_marker)
+    if start < 0 or end < start:
+        raise ValueError(f"{path}: no {start_marker} ... {end_marker} lines to write the table between")
+    body = table if table.endswith("\n") else table + "\n"
+    updated = text[: start + len(start_marker)] + "\n" + body + text[end:]
+    if updated == text:
+        return False
+    path.write_text(updated, encoding="utf-8")
+    return True
 
 
 def write_reports(
