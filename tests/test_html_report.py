@@ -241,3 +241,22 @@ def test_hostile_text_stays_text_in_the_browser(browser: str, tmp_path: Path) ->
     filtered = Dom(dump_dom(browser, page, tmp_path / "p2", "#tag=" + quote(tag)))
     assert filtered.visible() == ['x"><b id="pwned-id">']
     assert filtered.tables["documents"].get("data-tag") == tag
+
+
+def test_clicks_and_the_tag_menu_sort_filter_and_update_the_url(browser: str, real_report: Path, tmp_path: Path) -> None:
+    """What a reader does: click a column twice (descending), pick a tag from the menu."""
+    page = (real_report / "report.html").read_text(encoding="utf-8")
+    page = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page)  # let the harness run
+    harness = (
+        "<script>var b = document.querySelector('th[data-sort=\"id\"] button'); b.click(); b.click();"
+        "var m = document.getElementById('tag-filter'); m.value = 'signed'; m.dispatchEvent(new Event('change'));"
+        "document.body.setAttribute('data-url', location.hash);</script></body>"
+    )
+    clicked = tmp_path / "clicked.html"
+    clicked.write_text(page.replace("</body>", harness), encoding="utf-8")
+    dom = Dom(dump_dom(browser, clicked, tmp_path / "profile"))
+    assert dom.tables["documents"].get("data-sort") == "id desc"
+    assert dom.tables["documents"].get("data-tag") == "signed"
+    assert dom.body.get("data-url") == "#tag=signed&sort=id&dir=desc"
+    signed = sorted((case.id for case in load_cases(FIXTURES) if "signed" in case.tags), reverse=True)
+    assert dom.visible() == signed

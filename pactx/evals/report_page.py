@@ -58,7 +58,9 @@ SCRIPT = r"""
     if (state.sort !== "rank") { params.set("sort", state.sort); }
     if (state.dir !== "asc") { params.set("dir", state.dir); }
     var text = params.toString();
-    history.replaceState(null, "", text ? "#" + text : location.pathname + location.search);
+    try {
+      history.replaceState(null, "", text ? "#" + text : location.pathname + location.search);
+    } catch (e) { /* some browsers refuse it for file: pages; the page works the same */ }
   }
 
   function key(row, name, numeric) {

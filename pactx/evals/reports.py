@@ -21,8 +21,16 @@ from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.evals.report_page import CSP, SCRIPT, STYLE, TEMPLATE
 from pactx.schema import SecurityAgreement
 
-__all__ = ["print_terminal", "markdown", "html_report", "split_table", "worst_first_key", "write_reports", "write_marked_table",
-           "EVAL_TABLE_MARKERS"]
+__all__ = [
+    "EVAL_TABLE_MARKERS",
+    "html_report",
+    "markdown",
+    "print_terminal",
+    "split_table",
+    "worst_first_key",
+    "write_marked_table",
+    "write_reports",
+]
 
 _LABELS = {
     "detection_f1": "agreement detection F1",
