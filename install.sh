@@ -26,3 +26,18 @@ import llama_cpp  # noqa: F401  (the native library loads)
 path = embedded_model_path(DEFAULT_EMBEDDED_MODEL)
 print(f"pactx install: embedded model {DEFAULT_EMBEDDED_MODEL} at {path} ({path.stat().st_size / 1e6:.0f} MB)")
 PY
+
+# A headless browser for the HTML report's test (tests/test_html_report.py): Debian's chromium,
+# installed when missing and this machine has apt and we are root. Elsewhere that test skips
+# (under CI=true it fails instead).
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "pactx install: installing chromium (Debian package, about 100 MB) for the HTML report test"
+    log="${TMPDIR:-/tmp}/pactx-install-chromium.log"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >"$log" 2>&1; then
+      echo "pactx install: chromium failed to install (see $log); the HTML report's browser test will not run" >&2
+    fi
+  else
+    echo "pactx install: no chromium (install it, e.g. apt-get install chromium, to run the HTML report's browser test)"
+  fi
+fi

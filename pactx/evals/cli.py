@@ -22,7 +22,7 @@ from pactx.evals.fixtures import SPLITS, Case, by_split, default_fixtures_path, 
 from pactx.evals.gate import DEFAULT_TOLERANCE, check_splits
 from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.evals.predictions import Prediction, load_predictions
-from pactx.evals.reports import print_terminal, write_reports
+from pactx.evals.reports import print_terminal, write_marked_table, write_reports
 from pactx.evals.runner import (
     RunSpec,
     compare,
@@ -263,7 +263,9 @@ def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @eval_app.command("table")
-def table_command() -> None:
+def table_command(
+    readme: Annotated[Path | None, typer.Option("--readme", help="Also write the table into this Markdown file, between its <!-- eval-table:start --> and <!-- eval-table:end --> lines.")] = None,
+) -> None:
     """Print the README table: each model and strategy on each split (detection, parties, status, type, s/doc)."""
     rows = [
         "| model · strategy | split | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |",
@@ -296,4 +298,12 @@ def table_command() -> None:
         rows.append(
             f"| second annotator vs first ({agreement['cases']} cases; the ceiling) | dev | {_table_cells(head, with_ci=False)} | – | – |"
         )
-    sys.stdout.write("\n".join(rows) + "\n")
+    table = "\n".join(rows) + "\n"
+    sys.stdout.write(table)
+    if readme is not None:
+        try:
+            changed = write_marked_table(readme, table)
+        except (OSError, ValueError) as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        err.print(f"{readme}: eval table {'updated' if changed else 'already up to date'}")

@@ -11,16 +11,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment
 from rich.console import Console
 from rich.table import Table
 
 from pactx.evals.calibration import calibration_markdown
 from pactx.evals.fixtures import Case
 from pactx.evals.metrics import HEADLINE_METRICS
+from pactx.evals.report_page import CSP, SCRIPT, STYLE, TEMPLATE
 from pactx.schema import SecurityAgreement
 
-__all__ = ["print_terminal", "markdown", "html_report", "split_table", "write_reports"]
+__all__ = [
+    "EVAL_TABLE_MARKERS",
+    "html_report",
+    "markdown",
+    "print_terminal",
+    "split_table",
+    "worst_first_key",
+    "write_marked_table",
+    "write_reports",
+]
 
 _LABELS = {
     "detection_f1": "agreement detection F1",
@@ -87,14 +97,19 @@ def split_table(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return columns, rows
 
 
+def worst_first_key(doc: dict[str, Any]) -> tuple[int, float, float, str]:
+    """Sort key of a scored document, worst first: failed or missing, then detection F1, then
+    parties F1 (ascending; an undefined score last), then the id."""
+    def score(name: str) -> float:
+        value = doc.get(name)
+        return 2.0 if value is None else float(value)
+
+    failed = doc.get("status", "missing") != "ok"
+    return (0 if failed else 1, score("detection_f1"), score("parties_f1"), str(doc.get("id", "")))
+
+
 def _worst(report: dict[str, Any], n: int = 5) -> list[dict[str, Any]]:
-    documents = report["scores"]["documents"]
-
-    def key(doc: dict[str, Any]) -> tuple[float, str]:
-        value = doc.get("detection_f1")
-        return (2.0 if value is None else float(value), doc["id"])
-
-    return sorted(documents, key=key)[:n]
+    return sorted(report["scores"]["documents"], key=worst_first_key)[:n]
 
 
 def print_terminal(report: dict[str, Any], console: Console | None = None) -> None:
@@ -179,44 +194,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>pactx eval: {{ run.model }}</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2rem; max-width: 1200px; }
-table { border-collapse: collapse; margin: 1rem 0; } td, th { border: 1px solid #ccc; padding: .3rem .6rem; vertical-align: top; }
-.text { line-height: 1.6; background: #fafafa; padding: .8rem; border: 1px solid #eee; }
-mark.gold { background: #c8f7c5; } mark.pred { background: #fde2a7; } mark.both { background: #9fd8f5; }
-.doc { border-top: 2px solid #333; margin-top: 2rem; } pre { white-space: pre-wrap; font-size: .85rem; }
-.bad { color: #b00; }
-</style></head><body>
-<h1>pactx eval: {{ run.model }}</h1>
-<table>{% for label, value in run_lines %}<tr><th>{{ label }}</th><td>{{ value }}</td></tr>{% endfor %}</table>
-<h2>Headline metrics</h2>
-<table><tr><th>metric</th><th>value</th><th>95% CI</th><th>floor</th><th>counts</th></tr>
-{% for row in metrics %}<tr><td>{{ row.label }}</td><td>{{ row.value }}</td><td>{{ row.ci }}</td><td>{{ row.floor }}</td><td>{{ row.counts }}</td></tr>{% endfor %}
-</table>
-{% if calibration and calibration.forecasts %}<h2>Calibration</h2>
-<p>{{ calibration.forecasts }} records with a confidence; Brier score {{ "%.3f"|format(calibration.brier) }} (lower is better).</p>
-<table class="calibration"><tr><th>confidence</th><th>records</th><th>mean confidence</th><th>share correct</th></tr>
-{% for b in calibration.bins if b.count %}<tr><td>{{ "%.1f"|format(b.low) }}–{{ "%.1f"|format(b.high) }}</td><td>{{ b.count }}</td><td>{{ b.mean_confidence }}</td><td>{{ b.accuracy }}</td></tr>{% endfor %}
-</table>
-<table class="thresholds"><tr><th>min_confidence</th><th>kept</th><th>precision</th><th>recall</th><th>F1</th></tr>
-{% for t in calibration.thresholds %}<tr><td>{{ t.threshold }}</td><td>{{ t.kept }}</td><td>{{ t.precision }}</td><td>{{ t.recall }}</td><td>{{ t.f1 }}</td></tr>{% endfor %}
-</table>{% endif %}
-{% if split_columns|length > 1 %}<h2>By split</h2>
-<table><tr>{% for column in split_columns %}<th>{{ column }}</th>{% endfor %}</tr>
-{% for row in split_rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>{% endfor %}
-</table>{% endif %}
-<p>Evidence highlighting: <mark class="gold">gold only</mark> <mark class="pred">predicted only</mark> <mark class="both">both</mark></p>
-{% for doc in documents %}<div class="doc" id="{{ doc.id }}">
-<h3>{{ doc.id }} <small>{{ doc.split }} · detection F1 {{ doc.f1 }} · parties F1 {{ doc.pf1 }}{% if doc.error %} · <span class="bad">{{ doc.error }}</span>{% endif %}</small></h3>
-<div class="text">{{ doc.text_html | safe }}</div>
-<table><tr><th>gold</th><th>predicted</th></tr><tr><td><pre>{{ doc.gold }}</pre></td><td><pre>{{ doc.pred }}</pre></td></tr></table>
-</div>{% endfor %}
-</body></html>
-"""
-
-
 def _spans(agreements: list[SecurityAgreement], text: str) -> set[tuple[int, int]]:
     from pactx.grounding import SourceText
 
@@ -273,43 +250,119 @@ def _brief(agreements: list[SecurityAgreement] | None) -> str:
     return "\n".join(rows)
 
 
+def _percent(value: float) -> str:
+    return f"{100 * min(max(value, 0.0), 1.0):.1f}%"
+
+
+def _bar(label: str, metric: dict[str, Any], floor: float | None) -> dict[str, Any] | None:
+    """Positions (CSS percentages of a 0-to-1 track) of a metric's interval, value and floor."""
+    value, low, high = metric.get("value"), metric.get("ci_low"), metric.get("ci_high")
+    if value is None:
+        return None
+    ci = None if low is None or high is None else (_percent(low), _percent(max(high - low, 0.0)))
+    text = f"{label} {value:.3f}" + ("" if ci is None else f", 95% CI {low:.3f} to {high:.3f}")
+    text += "" if floor is None else f", floor {floor:.3f}"
+    return {"ci": ci, "value": _percent(value), "floor": None if floor is None else _percent(floor), "label": text}
+
+
+def _anchors(ids: list[str]) -> dict[str, str]:
+    """A distinct HTML id for each document id (whitespace, which ids cannot hold, becomes _)."""
+    anchors: dict[str, str] = {}
+    used: set[str] = set()
+    for doc_id in ids:
+        anchor = base = "doc-" + "_".join(doc_id.split())
+        n = 1
+        while anchor in used:
+            n += 1
+            anchor = f"{base}-{n}"
+        used.add(anchor)
+        anchors[doc_id] = anchor
+    return anchors
+
+
+def _number(value: Any) -> str:
+    return "" if value is None else f"{float(value):g}"
+
+
 def html_report(report: dict[str, Any], cases: list[Case], predictions: dict[str, Any]) -> str:
-    """Each document's text with evidence highlighted, gold beside predicted."""
-    environment = Environment(autoescape=select_autoescape(default=True))
+    """A page to open in a browser: the headline metrics with interval bars; the documents, worst
+    first, sortable and filtered by tag; each document's text with evidence highlighted and its
+    gold beside its predicted records. All text is escaped."""
+    environment = Environment(autoescape=True)
     by_doc = {d["id"]: d for d in report["scores"]["documents"]}
+    ordered = sorted(cases, key=lambda case: worst_first_key({"id": case.id, **by_doc.get(case.id, {})}))
+    anchors = _anchors([case.id for case in ordered])
     documents = []
-    for case in cases:
+    tag_counts: dict[str, int] = {}
+    for rank, case in enumerate(ordered, start=1):
         prediction = predictions.get(case.id)
         predicted = prediction.agreements if prediction is not None else None
         doc = by_doc.get(case.id, {})
+        for tag in case.tags:
+            tag_counts[tag] = tag_counts.get(tag, 0) + 1
         documents.append(
             {
                 "id": case.id,
+                "anchor": anchors[case.id],
+                "rank": rank,
                 "split": case.split,
+                "tags": sorted(set(case.tags)),
                 "f1": _fmt(doc.get("detection_f1")),
                 "pf1": _fmt(doc.get("parties_f1")),
+                "detection": _number(doc.get("detection_f1")),
+                "parties": _number(doc.get("parties_f1")),
+                "n_gold": len(case.gold),
+                "n_pred": "" if predicted is None else len(predicted),
                 "error": getattr(prediction, "error", None) if prediction is not None else "missing",
                 "text_html": _highlight(case.text, _spans(case.gold, case.text), _spans(predicted or [], case.text)),
                 "gold": _brief(case.gold),
                 "pred": _brief(predicted),
             }
         )
-    metrics = [
-        {
-            "label": _LABELS[name],
-            "value": _fmt(report["headline"][name]["value"]),
-            "ci": _ci(report["headline"][name]),
-            "floor": _fmt(report["floor"]["headline"][name]["value"]),
-            "counts": _counts(report["headline"][name]),
-        }
-        for name in HEADLINE_METRICS
-    ]
+    metrics = []
+    for name in HEADLINE_METRICS:
+        metric, floor = report["headline"][name], report["floor"]["headline"][name]["value"]
+        metrics.append(
+            {
+                "name": name,
+                "label": _LABELS[name],
+                "value": _fmt(metric["value"]),
+                "ci": _ci(metric),
+                "bar": _bar(_LABELS[name], metric, floor),
+                "floor": _fmt(floor),
+                "counts": _counts(metric),
+            }
+        )
     split_columns, split_rows = split_table(report)
-    template = environment.from_string(_HTML)
+    template = environment.from_string(TEMPLATE)
     return template.render(
         run=report["run"], run_lines=_run_lines(report["run"]), metrics=metrics, documents=documents,
-        split_columns=split_columns, split_rows=split_rows, calibration=report.get("calibration"),
+        tags=sorted(tag_counts.items()), split_columns=split_columns, split_rows=split_rows,
+        calibration=report.get("calibration"), csp=CSP, style=STYLE, script=SCRIPT,
     )
+
+
+EVAL_TABLE_MARKERS = ("<!-- eval-table:start -->", "<!-- eval-table:end -->")
+"""The lines between which ``pactx eval table --readme FILE`` writes its table."""
+
+
+def write_marked_table(path: Path, table: str, markers: tuple[str, str] = EVAL_TABLE_MARKERS) -> bool:
+    """Replace what stands between the two marker lines of a Markdown file with ``table``.
+
+    Returns whether the file changed. Raises ``ValueError`` naming the file when it lacks the
+    markers (in order), and leaves the file as it was.
+    """
+    start_marker, end_marker = markers
+    text = path.read_text(encoding="utf-8")
+    start, end = text.find(start_marker), text.find(end_marker)
+    if start < 0 or end < start:
+        raise ValueError(f"{path}: no {start_marker} ... {end_marker} lines to write the table between")
+    body = table if table.endswith("\n") else table + "\n"
+    updated = text[: start + len(start_marker)] + "\n" + body + text[end:]
+    if updated == text:
+        return False
+    path.write_text(updated, encoding="utf-8")
+    return True
 
 
 def write_reports(
