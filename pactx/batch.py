@@ -7,7 +7,8 @@ in completion order (or input order with ``ordered=True``). A document that fail
 outcome with a typed :class:`FailureInfo`; nothing is dropped and nothing stops the batch.
 
 At most ``concurrency`` documents are in flight (the embedded model serializes its calls, so
-it runs one at a time). ``requests_per_minute`` and ``tokens_per_minute`` put every model
+it runs one at a time, and so does a server whose backend says ``max_concurrency = 1``, such
+as llama-cpp-python's). ``requests_per_minute`` and ``tokens_per_minute`` put every model
 call, re-asks and chunks included, through async token buckets: a call reserves its
 estimated tokens (prompt characters / 4 plus a quarter of ``max_tokens``) before it goes,
 and the reservation is corrected from the usage the server reports. Cached results pass
@@ -209,6 +210,9 @@ async def _run(
 ) -> AsyncGenerator[Outcome, None]:
     """The batch loop: keep up to ``limit`` documents in flight, yield outcomes as they land."""
     limit = 1 if extractor.backend.provider == EMBEDDED_PROVIDER else concurrency
+    served = getattr(extractor.backend, "max_concurrency", None)  # a server that answers one at a time
+    if isinstance(served, int) and served > 0:
+        limit = min(limit, served)
     window = 4 * limit  # ordered mode: at most this many outcomes started but not yet yielded
     done: asyncio.Queue[tuple[int, Outcome]] = asyncio.Queue()
     held: dict[int, Outcome] = {}

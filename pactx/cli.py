@@ -222,7 +222,8 @@ def extract(
         str | None, typer.Option(help="Model name, or embedded model (env PACTX_MODEL).")
     ] = None,
     mode: Annotated[
-        str | None, typer.Option(help="tools, json_schema, json or md_json (env PACTX_MODE).")
+        str | None,
+        typer.Option(help="tools, json_schema, json_object_schema, json or md_json (env PACTX_MODE; default: the server family's)."),
     ] = None,
     prompt: Annotated[
         str | None, typer.Option(help="Prompt name or .toml path (default: the strategy's).")

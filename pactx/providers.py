@@ -5,14 +5,16 @@ OpenAI-style keyword arguments and return an ``openai.types.chat.ChatCompletion`
 extraction code has one path through instructor.
 
 Configuration comes from arguments or the environment: ``PACTX_BASE_URL``, ``PACTX_MODEL``,
-``PACTX_API_KEY`` (falling back to ``OPENAI_API_KEY``), ``PACTX_MODE``. With no endpoint
-configured, the embedded default model runs through llama-cpp-python with JSON-schema
-constrained decoding.
+``PACTX_API_KEY`` (falling back to ``OPENAI_API_KEY``), ``PACTX_MODE``, ``PACTX_SERVER``. An
+endpoint's server family, hence its structured-output mode, is detected (:mod:`pactx.servers`).
+With no endpoint configured, the embedded default model runs through llama-cpp-python with
+JSON-schema constrained decoding.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import importlib.util
 import json
@@ -37,6 +39,7 @@ from pactx.grounding import SourceText, evidence_spans, instruction_sentences
 from pactx.parties import find_mentions, proper_noun_mentions
 from pactx.prompts import fenced_document
 from pactx.redaction import redact, register_secret
+from pactx.servers import ServerInfo, detect, server_family, shape_rejection
 from pactx.transport import AsyncRetryTransport, RetryPolicy, RetryTransport
 from pactx.weights import ChunkedWeights
 
@@ -49,6 +52,7 @@ __all__ = [
     "DEFAULT_EMBEDDED_MODEL",
     "make_backend",
     "embedded_model_path",
+    "served_schema",
     "constraints_fingerprint",
     "bound_answer",
     "answer_token_bound",
@@ -57,9 +61,15 @@ __all__ = [
 MODES: dict[str, instructor.Mode] = {
     "tools": instructor.Mode.TOOLS,
     "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json_object_schema": instructor.Mode.JSON_SCHEMA,
     "json": instructor.Mode.JSON,
     "md_json": instructor.Mode.MD_JSON,
 }
+"""pactx's structured-output modes and the instructor mode that reads each answer.
+
+``json_object_schema`` is sent as ``response_format: {"type": "json_object", <key>: schema}``,
+the key being the server family's (:attr:`pactx.servers.ServerFamily.schema_key`); the answer
+is JSON content, read as in ``json_schema``."""
 
 DEFAULT_EMBEDDED_MODEL = "smollm2-135m"
 """Embedded model used when no endpoint is configured (chosen by eval score; see README)."""
@@ -159,6 +169,8 @@ class ProviderConfig:
     model: str | None = None
     api_key: str | None = field(default=None, repr=False)
     mode: str | None = None
+    server: str | None = None
+    """Server family (:data:`pactx.servers.FAMILIES`); unset, it is detected."""
     timeout: float = 60.0
     connect_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -171,7 +183,7 @@ class ProviderConfig:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ProviderConfig:
-        """Fill ``base_url``, ``model``, ``api_key`` and ``mode`` from ``PACTX_*`` variables."""
+        """Fill ``base_url``, ``model``, ``api_key``, ``mode`` and ``server`` from ``PACTX_*`` variables."""
         values = {k: v for k, v in overrides.items() if v is not None}
         values.setdefault("base_url", os.environ.get("PACTX_BASE_URL") or None)
         values.setdefault("model", os.environ.get("PACTX_MODEL") or None)
@@ -179,6 +191,7 @@ class ProviderConfig:
             "api_key", os.environ.get("PACTX_API_KEY") or os.environ.get("OPENAI_API_KEY") or None
         )
         values.setdefault("mode", os.environ.get("PACTX_MODE") or None)
+        values.setdefault("server", os.environ.get("PACTX_SERVER") or None)
         if os.environ.get("PACTX_DECODING"):
             values.setdefault("decoding", os.environ["PACTX_DECODING"])
         return cls(**values)
@@ -186,7 +199,7 @@ class ProviderConfig:
     def __repr__(self) -> str:  # the key never appears, even in debug output
         return (
             f"ProviderConfig(base_url={self.base_url!r}, model={self.model!r}, "
-            f"api_key={'***' if self.api_key else None}, mode={self.mode!r})"
+            f"api_key={'***' if self.api_key else None}, mode={self.mode!r}, server={self.server!r})"
         )
 
 
@@ -218,7 +231,13 @@ def _mode(name: str | None, default: str) -> instructor.Mode:
 
 
 class OpenAIBackend:
-    """Any OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, a llama.cpp server."""
+    """Any OpenAI-compatible endpoint: OpenAI, vLLM, Ollama, llama.cpp servers, LM Studio, TGI.
+
+    The server's family (``config.server``, else detected from ``/v1/models``, see
+    :mod:`pactx.servers`) decides the structured-output mode unless ``config.mode`` names one,
+    and how each request is shaped for it. A request the server refuses for its shape fails at
+    once with a :class:`ProviderError` that names the mode and suggests others.
+    """
 
     provider = "openai-compatible"
 
@@ -232,23 +251,31 @@ class OpenAIBackend:
         register_secret(config.api_key)
         self.config = config
         self.base_url = (config.base_url or "https://api.openai.com/v1").rstrip("/")
-        hosted = "api.openai.com" in self.base_url
-        # OpenAI itself does tool calls best; self-hosted servers (vLLM, llama.cpp, Ollama)
-        # all support response_format json_schema, while their tool calling needs flags.
-        self.mode = _mode(config.mode, "tools" if hosted else "json_schema")
         timeout = httpx.Timeout(config.timeout, connect=config.connect_timeout)
         api_key = config.api_key or "not-needed"
+        self._retry = RetryTransport(transport, config.retry)
+        self._http = httpx.Client(transport=self._retry, timeout=timeout)
+        self.server = self._server_info()
+        family = self.server.family
+        self.mode_name = (config.mode or family.mode).lower()
+        self.mode = _mode(self.mode_name, family.mode)
+        self.policy = dataclasses.replace(config.retry, retry_read_timeouts=False) if family.serial else config.retry
+        self._retry.policy = self.policy
+        self.max_concurrency: int | None = 1 if family.serial else None
+        """Requests the server can take at once (``None``: no limit known); batches honor it."""
         self._client = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=api_key,
-            max_retries=0,
-            http_client=httpx.Client(
-                transport=RetryTransport(transport, config.retry), timeout=timeout
-            ),
+            base_url=self.base_url, api_key=api_key, max_retries=0, http_client=self._http
         )
         self._async_transport = async_transport
         self._async_clients: dict[int, openai.AsyncOpenAI] = {}
         self.model = config.model or self._first_served_model()
+
+    def _server_info(self) -> ServerInfo:
+        """The server family: named by ``config.server``, else detected (cached per base URL)."""
+        if self.config.server:
+            return ServerInfo(server_family(self.config.server), (), "named by PACTX_SERVER")
+        headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
+        return detect(self._http, self.base_url, headers=headers, timeout=min(self.config.timeout, 10.0))
 
     def _async_client(self) -> openai.AsyncOpenAI:
         loop_id = id(asyncio.get_running_loop())
@@ -259,7 +286,7 @@ class OpenAIBackend:
                 api_key=self.config.api_key or "not-needed",
                 max_retries=0,
                 http_client=httpx.AsyncClient(
-                    transport=AsyncRetryTransport(self._async_transport, self.config.retry),
+                    transport=AsyncRetryTransport(self._async_transport, self.policy),
                     timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
                 ),
             )
@@ -267,6 +294,13 @@ class OpenAIBackend:
         return client
 
     def _first_served_model(self) -> str:
+        if self.server.models:
+            return self.server.models[0]
+        if self.server.listing_error is not None:  # detection asked already: do not wait twice
+            raise ProviderError(
+                redact(f"{self.server.listing_error} while listing the served models at {self.base_url}; "
+                       "check PACTX_BASE_URL, or set PACTX_MODEL")
+            )
         try:
             models = self._client.models.list()
             first = next(iter(models.data), None)
@@ -279,23 +313,84 @@ class OpenAIBackend:
         return first.id
 
     def generation_params(self) -> dict[str, Any]:
-        return {
+        params: dict[str, Any] = {
             "temperature": self.config.temperature,
             "seed": self.config.seed,
             "max_tokens": self.config.max_tokens,
         }
+        if self._shapes_schema():
+            params["decoding"] = self.config.decoding
+            params["constraints"] = served_constraints_fingerprint(self.config.decoding)
+        return params
+
+    def _shapes_schema(self) -> bool:
+        """Whether requests carry a schema pactx bounds and grounds for the server's grammar."""
+        return self.server.family.compiles_grammar and self.mode_name in ("json_object_schema", "tools")
+
+    def shaped(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The request as this server takes it (instructor builds OpenAI's shapes).
+
+        Mode ``json_object_schema`` moves the schema into ``{"type": "json_object", <key>: ...}``.
+        For a family that compiles the schema to a grammar, the schema (or the tool's
+        parameters) becomes :func:`served_schema`'s bounded, grounded one.
+        """
+        request = dict(kwargs)
+        response_format = request.get("response_format")
+        if self.mode_name == "json_object_schema" and isinstance(response_format, dict):
+            schema = response_format.get("json_schema", {}).get("schema")
+            if isinstance(schema, dict):
+                if self._shapes_schema():
+                    schema = self._served(schema, request)
+                request["response_format"] = {"type": "json_object", self.server.family.schema_key: schema}
+        elif self._shapes_schema() and request.get("tools"):
+            tools = []
+            for tool in request["tools"]:
+                function = dict(tool.get("function", {}))
+                if isinstance(function.get("parameters"), dict):
+                    function["parameters"] = self._served(function["parameters"], request)
+                tools.append({**tool, "function": function})
+            request["tools"] = tools
+        return request
+
+    def _served(self, schema: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+        budget = int(request.get("max_tokens") or self.config.max_tokens)
+        return served_schema(schema, request.get("messages", []), self.config.decoding, budget)
 
     def complete(self, **kwargs: Any) -> ChatCompletion:
         try:
-            return self._client.chat.completions.create(**kwargs)
+            return self._client.chat.completions.create(**self.shaped(kwargs))
         except openai.OpenAIError as exc:
-            raise _provider_error(exc, "calling the model") from None
+            raise self._error(exc) from None
 
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         try:
-            return await self._async_client().chat.completions.create(**kwargs)
+            return await self._async_client().chat.completions.create(**self.shaped(kwargs))
         except openai.OpenAIError as exc:
-            raise _provider_error(exc, "calling the model") from None
+            raise self._error(exc) from None
+
+    def _error(self, exc: openai.OpenAIError) -> ProviderError:
+        """The typed error for a failed call: a shape refusal names the mode and others to try."""
+        family = self.server.family
+        if isinstance(exc, openai.APIStatusError):
+            reason = shape_rejection(exc.status_code, exc.response.content)
+            if reason is not None:
+                others = [m for m in (family.mode, *family.alternatives, *MODES) if m != self.mode_name]
+                others = list(dict.fromkeys(others))[:3]
+                message = (
+                    f"{family.label} at {self.base_url} refused the request's shape in mode "
+                    f"{self.mode_name!r} (HTTP {exc.status_code}: {reason}); not retried, it would "
+                    f"be refused again: set PACTX_MODE (--mode, mode=) to {', '.join(others[:-1])} "
+                    f"or {others[-1]}"
+                )
+                return ProviderError(redact(message), status_code=exc.status_code)
+        error = _provider_error(exc, "calling the model")
+        if isinstance(exc, openai.APITimeoutError) and family.serial:
+            error = ProviderError(
+                f"{error} ({family.label} computes one answer at a time and finishes one it lost, "
+                f"so pactx does not retry a timeout; allow more time with --timeout / timeout=)",
+                status_code=error.status_code,
+            )
+        return error
 
     def close(self) -> None:
         """Close the synchronous HTTP client."""
@@ -681,6 +776,54 @@ def _compile_grammar(schema: dict[str, Any]) -> Any:
     from llama_cpp.llama_grammar import LlamaGrammar
 
     return LlamaGrammar.from_string(grammar_text(schema), verbose=False)
+
+
+def served_schema(schema: dict[str, Any], messages: Sequence[Any], decoding: str, max_tokens: int) -> dict[str, Any]:
+    """The schema to send a server that compiles it to a llama.cpp grammar (llama-cpp-python's).
+
+    The embedded model's decoding (:data:`DECODINGS`) over HTTP: with ``source`` quotes and
+    parties may only be the document's, with ``source+choices`` the choices are narrowed by
+    its wording too, with ``free`` the schema is only bounded (:func:`grammar_schema`); the
+    longest answer always fits ``max_tokens`` (:func:`bound_answer`, one token a byte). The
+    server's converter writes a literal holding ``"`` or ``\\`` into a grammar it cannot
+    parse, so a ``"`` in a choice is sent as a typographic quote (grounding folds it back) and a
+    choice with a backslash is left out.
+    """
+    document = fenced_document(list(messages))
+    if decoding not in DECODINGS:
+        raise ConfigurationError(f"unknown decoding {decoding!r}; choose one of {', '.join(DECODINGS)}")
+    if decoding != "free" and document:
+        shaped = source_constrained_schema(schema, document)
+        if decoding == "source+choices":
+            shaped = choice_constraints(shaped, document)
+    else:
+        shaped = grammar_schema(schema)
+    shaped = _literal_safe(shaped)
+    bound_answer(shaped, max_tokens)
+    return shaped
+
+
+def _literal_safe(node: Any) -> Any:
+    """``node`` with every string choice writable as a llama-cpp-python grammar literal."""
+    if isinstance(node, list):
+        return [_literal_safe(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _literal_safe(value) for key, value in node.items()}
+    if isinstance(out.get("enum"), list):
+        kept = [v.replace('"', "\u201d") if isinstance(v, str) else v for v in out["enum"]]
+        kept = [v for v in kept if not (isinstance(v, str) and "\\" in v)]
+        if kept:
+            out["enum"] = list(dict.fromkeys(kept))
+        else:  # nothing writable: a bounded free string instead
+            del out["enum"]
+            out["maxLength"] = _GRAMMAR_MAX_LENGTH
+    return out
+
+
+def served_constraints_fingerprint(decoding: str) -> str:
+    """SHA-256 of the code that shapes a served schema (:func:`served_schema`), for cache keys."""
+    return code_fingerprint(served_schema, extra=f"served decoding={decoding}")
 
 
 def make_backend(config: ProviderConfig | None = None) -> Backend:

@@ -3,8 +3,11 @@
 :class:`RetryTransport` and :class:`AsyncRetryTransport` wrap an httpx transport and retry,
 with tenacity, on 408, 429, 500, 502, 503, 504, timeouts, connection errors and 2xx JSON answers whose body
 does not parse (a truncated or garbled body): exponential backoff with jitter, honoring
-``Retry-After``. Other 4xx answers are returned at once. The openai client's own retries are
-switched off (``max_retries=0``) so this is the only retry policy in charge.
+``Retry-After``. Other 4xx answers are returned at once, and so is an answer that refuses the
+request's shape, whatever its status (:func:`pactx.servers.shape_rejection`: llama-cpp-python's
+server answers an unsupported ``response_format`` with a 500): the same request would be
+refused again. The openai client's own retries are switched off (``max_retries=0``) so this is
+the only retry policy in charge.
 
 Retries are counted in a context variable, so each extraction (thread or asyncio task) can
 report its own count.
@@ -28,12 +31,14 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     retry_if_result,
     stop_after_attempt,
     wait_exponential,
     wait_random,
 )
+
+from pactx.servers import shape_rejection
 
 __all__ = [
     "RetryPolicy",
@@ -102,9 +107,18 @@ class RetryPolicy:
     initial_wait: float = 0.5
     max_wait: float = 30.0
     jitter: float = 0.5
+    retry_read_timeouts: bool = True
+    """Off for a server that computes one answer at a time and finishes an abandoned one
+    (llama-cpp-python's): a retry would only queue behind the answer that timed out."""
 
     def stop(self) -> Any:
         return stop_after_attempt(self.max_retries + 1)
+
+    def retries_error(self, error: BaseException) -> bool:
+        """Whether a failed attempt (no answer) is worth another one."""
+        if isinstance(error, httpx.ReadTimeout) and not self.retry_read_timeouts:
+            return False
+        return isinstance(error, RETRYABLE_ERRORS)
 
     def wait(self, state: RetryCallState) -> float:
         """Seconds to wait before the next attempt: Retry-After if given, else backoff."""
@@ -137,7 +151,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 def _should_retry_response(response: httpx.Response) -> bool:
-    return response.status_code in RETRYABLE_STATUS
+    """A retryable status, unless the (already read) body refuses the request's shape."""
+    return response.status_code in RETRYABLE_STATUS and shape_rejection(response.status_code, response.content) is None
 
 
 def _declares_json(response: httpx.Response) -> bool:
@@ -196,14 +211,14 @@ class RetryTransport(httpx.BaseTransport):
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._inner = inner or httpx.HTTPTransport(**_transport_options())
-        self._policy = policy or RetryPolicy()
+        self.policy = policy or RetryPolicy()
         self._sleep = sleep
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         retrying = Retrying(
-            stop=self._policy.stop(),
-            wait=self._policy.wait,
-            retry=retry_if_exception_type(RETRYABLE_ERRORS)
+            stop=self.policy.stop(),
+            wait=self.policy.wait,
+            retry=retry_if_exception(self.policy.retries_error)
             | retry_if_result(_should_retry_response),
             before_sleep=_count,
             retry_error_callback=_last_outcome,
@@ -213,7 +228,7 @@ class RetryTransport(httpx.BaseTransport):
 
     def _send(self, request: httpx.Request) -> httpx.Response:
         response = self._inner.handle_request(request)
-        if _should_retry_response(response):
+        if response.status_code in RETRYABLE_STATUS:
             response.read()
         elif _declares_json(response):
             response.read()
@@ -289,13 +304,13 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         policy: RetryPolicy | None = None,
     ) -> None:
         self._inner = inner or ShardedAsyncTransport(**_transport_options())
-        self._policy = policy or RetryPolicy()
+        self.policy = policy or RetryPolicy()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         retrying = AsyncRetrying(
-            stop=self._policy.stop(),
-            wait=self._policy.wait,
-            retry=retry_if_exception_type(RETRYABLE_ERRORS)
+            stop=self.policy.stop(),
+            wait=self.policy.wait,
+            retry=retry_if_exception(self.policy.retries_error)
             | retry_if_result(_should_retry_response),
             before_sleep=_acount,
             retry_error_callback=_last_outcome,
@@ -304,7 +319,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         response = await self._inner.handle_async_request(request)
-        if _should_retry_response(response):
+        if response.status_code in RETRYABLE_STATUS:
             await response.aread()
         elif _declares_json(response):
             await response.aread()

@@ -66,13 +66,17 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No test sees the developer's endpoint, keys, decoding choice or result cache."""
+    """No test sees the developer's endpoint, keys, decoding choice, result cache, or the
+    server families other tests detected."""
+    from pactx.servers import forget
+
     for name in (
         "PACTX_BASE_URL", "PACTX_MODEL", "PACTX_API_KEY", "PACTX_MODE", "OPENAI_API_KEY",
-        "PACTX_DECODING", "PACTX_EVALS_DIR",
+        "PACTX_DECODING", "PACTX_EVALS_DIR", "PACTX_SERVER",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("PACTX_CACHE_DIR", str(tmp_path / "pactx-cache"))
+    forget()
 
 
 @pytest.fixture

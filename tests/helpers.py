@@ -84,6 +84,7 @@ def mock_backend(handler: Callable[[httpx.Request], httpx.Response], **config: A
         "model": "mock-model",
         "api_key": "sk-test-SECRET-0123456789",
         "mode": "tools",
+        "server": "generic",  # no detection requests: each test scripts every answer itself
         "retry": RetryPolicy(max_retries=3, initial_wait=0.0, max_wait=0.0, jitter=0.0),
     }
     options.update(config)

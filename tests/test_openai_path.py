@@ -73,10 +73,12 @@ def test_json_schema_mode_sends_response_format_and_reads_content() -> None:
     assert len(result.agreements) == 1
 
 
-def test_self_hosted_endpoint_defaults_to_json_schema_and_openai_to_tools() -> None:
+def test_unknown_endpoint_defaults_to_json_schema_and_openai_to_tools() -> None:
     handler = ScriptedServer(httpx.Response(200, json=completion(SAHEL_ANSWER)))
-    assert mock_backend(handler, mode=None).mode.name == "JSON_SCHEMA"
-    assert mock_backend(handler, mode=None, base_url="https://api.openai.com/v1").mode.name == "TOOLS"
+    assert mock_backend(handler, mode=None, server=None).mode.name == "JSON_SCHEMA"
+    openai_backend = mock_backend(handler, mode=None, server=None, base_url="https://api.openai.com/v1")
+    assert openai_backend.mode.name == "TOOLS"
+    assert all(r.url.host == "mock.invalid" for r in handler.requests)  # OpenAI is known by its host
 
 
 def test_empty_agreement_list_is_a_valid_answer_and_is_kept() -> None:

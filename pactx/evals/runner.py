@@ -111,7 +111,7 @@ def make_extractor(spec: RunSpec) -> Extractor:
     if spec.mode == "live":
         return Extractor(backend=inner, prompt=prompt, strategy=strategy, max_reasks=spec.max_reasks)
     recordings = Recordings(root, inner.model)
-    mode_name = next(name for name, mode in MODES.items() if mode == inner.mode)
+    mode_name = getattr(inner, "mode_name", None) or next(name for name, mode in MODES.items() if mode == inner.mode)
     identity = {
         "model": inner.model,
         "provider": inner.provider,
