@@ -1,9 +1,14 @@
 """``pactx eval``: run the extractor over the fixtures, score, report, and gate CI.
 
 * ``pactx eval [--mode live|record|replay] [--model M] [--split dev|test|all] [--check] [--update-baseline]``
+* ``pactx eval init`` a starter ``evals/`` folder in the current project
 * ``pactx eval score PREDICTIONS.jsonl`` scores any predictions file, no model needed
 * ``pactx eval compare A.jsonl B.jsonl`` paired comparison of two prediction files
 * ``pactx eval table`` the README table from the accepted baselines
+
+Every command finds the evals folder as :mod:`pactx.evals.locations` says (``--evals-dir``,
+``PACTX_EVALS_DIR``, ``[tool.pactx]`` in pyproject.toml, ``./evals``); ``--suite builtin``
+reads the fixtures that ship with pactx instead of the project's.
 """
 
 from __future__ import annotations
@@ -18,22 +23,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pactx.errors import PactxError
-from pactx.evals.fixtures import SPLITS, Case, by_split, default_fixtures_path, evals_dir, load_cases
-from pactx.evals.gate import DEFAULT_TOLERANCE, check_splits
+from pactx.evals.baselines import baseline_paths, check_against_baseline
+from pactx.evals.fixtures import SPLITS, Case, load_cases
+from pactx.evals.gate import DEFAULT_TOLERANCE
+from pactx.evals.locations import SUITES, Suite, locate_evals_dir
 from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.evals.predictions import Prediction, load_predictions
 from pactx.evals.reports import print_terminal, write_marked_table, write_reports
+from pactx.evals.scaffold import init_evals
 from pactx.evals.runner import (
     RunSpec,
     compare,
     evaluate,
     make_extractor,
     predict,
-    score_splits,
     second_annotator_agreement,
     write_predictions,
 )
-from pactx.evals.scoring import RunScore, score_run
+from pactx.evals.scoring import score_run
 from pactx.providers import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS
 from pactx.redaction import redact
 
@@ -44,7 +51,12 @@ eval_app = typer.Typer(
 )
 err = Console(stderr=True)
 
-FixturesOption = Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")]
+FixturesOption = Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL); default: the suite's.")]
+EvalsDirOption = Annotated[
+    Path | None,
+    typer.Option("--evals-dir", help="The evals folder (else PACTX_EVALS_DIR, [tool.pactx] evals-dir, ./evals)."),
+]
+SuiteOption = Annotated[str, typer.Option("--suite", help="project (the evals folder's fixtures) or builtin (pactx's own).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.json/.md/.html and predictions.")]
 SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test or all.")]
 SPLIT_CHOICES = (*SPLITS, "all")
@@ -56,23 +68,16 @@ def _load(fixtures: Path, split: str) -> list[Case]:
     return load_cases(fixtures, split=split)
 
 
-def _baseline_splits(
-    cases: list[Case], baseline: dict[str, Prediction], bootstrap: int
-) -> dict[str, RunScore | None]:
-    """The baseline's answers scored on each split; ``None`` for a split it has no answer for."""
-    present = by_split([case for case in cases if case.id in baseline])
-    scores = score_splits(cases, baseline, bootstrap=bootstrap)
-    return {name: scores[name] if name in present else None for name in scores}
+def _suite(name: str, evals_dir: Path | None, fixtures: Path | None = None) -> Suite:
+    if name not in SUITES:
+        raise typer.BadParameter(f"unknown suite {name!r}; choose {' or '.join(SUITES)}", param_hint="--suite")
+    return Suite(name, evals_dir=evals_dir, fixtures=fixtures)
 
 
-def baselines_dir() -> Path:
-    return evals_dir() / "baselines"
-
-
-def _baseline_paths(model: str, strategy: str) -> tuple[Path, Path]:
-    """The accepted baseline of one model and strategy: its report and its predictions."""
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{model}.{strategy}")
-    return baselines_dir() / f"{safe}.json", baselines_dir() / f"{safe}.predictions.jsonl"
+def _fail(exc: Exception) -> typer.Exit:
+    """Print a usage error (never a traceback) and give the exit to raise."""
+    err.print(f"[red]error:[/red] {redact(str(exc))}", soft_wrap=True)  # paths stay whole
+    return typer.Exit(2)
 
 
 def _second_annotator(fixtures: Path) -> list[Case]:
@@ -113,7 +118,9 @@ def run(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint (env PACTX_BASE_URL).")] = None,
     prompt: Annotated[str | None, typer.Option(help="Prompt name or .toml path (default: the strategy's).")] = None,
     strategy: Annotated[str | None, typer.Option(help="direct or staged (default: PACTX_STRATEGY, else the model's best).")] = None,
-    fixtures: Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")] = None,
+    fixtures: FixturesOption = None,
+    evals_dir: EvalsDirOption = None,
+    suite: SuiteOption = "project",
     split: SplitOption = "all",
     out: OutOption = Path("eval-report"),
     check_baseline: Annotated[bool, typer.Option("--check", help="Fail if worse than the accepted baseline.")] = False,
@@ -125,17 +132,19 @@ def run(
     """Run the extractor over the fixtures, score it and write the reports."""
     if ctx.invoked_subcommand is not None:
         return
-    fixtures = fixtures or default_fixtures_path()
+    where = _suite(suite, evals_dir, fixtures)
     try:
+        fixtures = where.fixtures
         cases = _load(fixtures, split)
         if limit:
             cases = cases[:limit]
         extractor = make_extractor(
-            RunSpec(mode=mode, model=model, base_url=base_url, prompt=prompt, strategy=strategy)
+            RunSpec(mode=mode, model=model, base_url=base_url, prompt=prompt, strategy=strategy,
+                    recordings=where.recordings if mode != "live" else None)
         )
+        baselines = where.baselines if check_baseline or update_baseline else None
     except (PactxError, OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {redact(str(exc))}")
-        raise typer.Exit(2) from None
+        raise _fail(exc) from None
     progress = Progress(
         TextColumn(f"[bold]eval {mode}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, disable=not err.is_terminal,
@@ -156,14 +165,16 @@ def run(
     report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
     report["clusters"] = _cluster_scores(cases, output.predictions, fixtures)
     failed = False
-    report_path, predictions_path = _baseline_paths(output.model, extractor.strategy)
+    if baselines is not None:
+        report_path, predictions_path = baseline_paths(baselines, output.model, extractor.strategy)
     if check_baseline:
         if not report_path.exists() or not predictions_path.exists():
             err.print(f"[red]no baseline for {output.model}[/red] at {report_path}; run with --update-baseline")
             raise typer.Exit(1)
-        baseline_scores = _baseline_splits(cases, load_predictions(predictions_path), bootstrap)
-        current_scores = score_splits(cases, output.predictions, bootstrap=bootstrap)
-        verdict = check_splits(current_scores, baseline_scores, missing=output.replay_misses, tolerance=tolerance)
+        verdict = check_against_baseline(
+            cases, output.predictions, predictions_path,
+            missing=output.replay_misses, tolerance=tolerance, bootstrap=bootstrap,
+        )
         report["gate"] = verdict.to_dict()
         failed = not verdict.passed
     _finish(report, cases, output.predictions, out, output.lines)
@@ -184,18 +195,19 @@ def run(
 def score_command(
     predictions: Annotated[list[Path], typer.Argument(help="Predictions JSONL (pactx extract output, failures files too).")],
     fixtures: FixturesOption = None,
+    evals_dir: EvalsDirOption = None,
+    suite: SuiteOption = "project",
     split: SplitOption = "all",
     out: OutOption = Path("eval-report"),
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
 ) -> None:
     """Score any predictions file against the gold, without calling a model."""
-    fixtures = fixtures or default_fixtures_path()
     try:
+        fixtures = _suite(suite, evals_dir, fixtures).fixtures
         cases = _load(fixtures, split)
         loaded = load_predictions(*predictions)
     except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc) from None
     report, _ = evaluate(cases, loaded, fixtures_path=fixtures, run_info={"mode": "score", "split": split, "predictions": [str(p) for p in predictions]}, bootstrap=bootstrap)
     report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
     report["clusters"] = _cluster_scores(cases, loaded, fixtures)
@@ -207,19 +219,26 @@ def compare_command(
     baseline: Annotated[Path, typer.Argument(help="Predictions JSONL of run A (the reference).")],
     candidate: Annotated[Path, typer.Argument(help="Predictions JSONL of run B.")],
     fixtures: FixturesOption = None,
+    evals_dir: EvalsDirOption = None,
+    suite: SuiteOption = "project",
     split: SplitOption = "all",
     output: Annotated[Path | None, typer.Option("-o", help="Write the comparison as JSON.")] = None,
 ) -> None:
     """Paired comparison of two runs: bootstrap interval of each difference, exact McNemar."""
     try:
-        cases = load_cases(fixtures or default_fixtures_path(), split=split)
+        fixtures = _suite(suite, evals_dir, fixtures).fixtures
+        cases = _load(fixtures, split)
+        runs = load_predictions(baseline), load_predictions(candidate)
+        ids = {case.id for case in cases}
+        for path, run in zip((baseline, candidate), runs, strict=True):
+            if not ids & set(run):
+                raise ValueError(f"no id in {path} is a case of {fixtures} ({split} split); pass the right --fixtures")
     except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail(exc) from None
     gold = {case.id: case.gold for case in cases}
     texts = {case.id: case.text for case in cases}
-    a = score_run(gold, load_predictions(baseline), texts)
-    b = score_run(gold, load_predictions(candidate), texts)
+    a = score_run(gold, runs[0], texts)
+    b = score_run(gold, runs[1], texts)
     result = compare(a, b)
     from rich.table import Table
 
@@ -236,7 +255,11 @@ def compare_command(
     for field_name, test in result["mcnemar"].items():
         err.print(f"McNemar {field_name}: {test}")
     if output:
-        output.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        try:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise _fail(OSError(f"cannot write {output}: {exc}")) from None
 
 
 def _fmt2(value: float | None) -> str:
@@ -264,16 +287,22 @@ def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 @eval_app.command("table")
 def table_command(
+    evals_dir: EvalsDirOption = None,
+    suite: SuiteOption = "project",
     readme: Annotated[Path | None, typer.Option("--readme", help="Also write the table into this Markdown file, between its <!-- eval-table:start --> and <!-- eval-table:end --> lines.")] = None,
 ) -> None:
     """Print the README table: each model and strategy on each split (detection, parties, status, type, s/doc)."""
+    try:
+        baselines_dir = _suite(suite, evals_dir).baselines
+    except (OSError, ValueError) as exc:
+        raise _fail(exc) from None
     rows = [
         "| model · strategy | split | detection F1 | parties F1 | status accuracy | type accuracy | schema-valid | s/document |",
         "|---|---|---|---|---|---|---|---|",
     ]
     floor_rows: list[str] = []
     agreement = None
-    for path in sorted(baselines_dir().glob("*.json")):
+    for path in sorted(baselines_dir.glob("*.json")):
         report = json.loads(path.read_text(encoding="utf-8"))
         floor_rows = []
         model, strategy = report["run"].get("model"), report["run"].get("strategy", "direct")
@@ -304,6 +333,26 @@ def table_command(
         try:
             changed = write_marked_table(readme, table)
         except (OSError, ValueError) as exc:
-            err.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(2) from None
+            raise _fail(exc) from None
         err.print(f"{readme}: eval table {'updated' if changed else 'already up to date'}")
+
+
+@eval_app.command("init")
+def init_command(
+    evals_dir: EvalsDirOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the starter files if they exist.")] = False,
+) -> None:
+    """Create a starter evals folder here: example fixtures, a guidelines stub, baselines/ and recordings/."""
+    try:
+        target = locate_evals_dir(evals_dir)
+        written = init_evals(target.path, force=force)
+    except (OSError, ValueError) as exc:
+        raise _fail(exc) from None
+    for path in written:
+        err.print(f"wrote {path}", soft_wrap=True)
+    err.print(
+        f"evals folder {target.path} (from {target.source}). Next: replace the example cases, then\n"
+        "  PACTX_BASE_URL=... pactx eval --mode record --update-baseline\n"
+        "  pactx eval --mode replay --check --model MODEL",
+        soft_wrap=True,
+    )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pactx.evals.locations import find_evals_dir
 from pactx.schema import ExtractionResult, SecurityAgreement
 
 __all__ = ["SPLITS", "Case", "load_cases", "by_split", "fixture_hash", "default_fixtures_path", "evals_dir"]
@@ -16,14 +16,17 @@ SPLITS: tuple[str, ...] = ("dev", "test")
 """``dev``: seen while the rules and prompts were built; ``test``: written after they were frozen."""
 
 
-def evals_dir() -> Path:
-    """The project's ``evals/`` folder (``PACTX_EVALS_DIR`` overrides it)."""
-    override = os.environ.get("PACTX_EVALS_DIR")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "evals"
+def evals_dir(option: str | Path | None = None) -> Path:
+    """The project's ``evals/`` folder, found from the working directory.
+
+    ``option`` (``--evals-dir``), then ``PACTX_EVALS_DIR``, then ``[tool.pactx] evals-dir`` in
+    the nearest ``pyproject.toml``, then ``./evals`` (:func:`pactx.evals.locations.find_evals_dir`).
+    """
+    return find_evals_dir(option).path
 
 
 def default_fixtures_path() -> Path:
-    """``evals/fixtures/cases.jsonl``."""
+    """``evals/fixtures/cases.jsonl`` of the project's evals folder."""
     return evals_dir() / "fixtures" / "cases.jsonl"
 
 
