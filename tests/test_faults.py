@@ -100,10 +100,15 @@ def test_two_hundred_documents_with_thirty_percent_faults_all_come_out(seed_line
         extractor = _extractor(server, retry=retry, timeout=0.5)
         outcomes = list(extract_many(docs, extractor=extractor, concurrency=16))
         faults = [kind for kind in server.fault_log if kind != "ok"]
+        requests = len(server.fault_log)
     assert sorted(o.id for o in outcomes) == [d[0] for d in docs]
     assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok][:3]
     assert len(faults) > 30 and set(faults) == set(FAULT_KINDS)
-    assert sum(o.result.metadata.transport_retries for o in outcomes) == len(faults)
+    # Every request the server saw, but each document's last one, is a counted transport retry:
+    # every fault, plus any good answer that a loaded machine delivered after the 0.5 s timeout.
+    retries = sum(o.result.metadata.transport_retries for o in outcomes)
+    assert retries == requests - len(docs)
+    assert retries >= len(faults)
     assert all(o.result.metadata.attempts == 1 for o in outcomes)
 
 
