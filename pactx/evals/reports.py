@@ -60,11 +60,31 @@ def _run_lines(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("split", _split_line(run)),
         ("pactx", str(run.get("pactx_version", "?"))),
         ("constraints", f"sha256:{str(run['constraints_hash'])[:12]}" if run.get("constraints_hash") else "none"),
-        ("tokens", f"{tokens.get('total_tokens', 0):,} ({tokens.get('prompt_tokens', 0):,} prompt, {tokens.get('completion_tokens', 0):,} completion)"),
+        ("tokens", f"{tokens.get('total_tokens', 0):,} ({tokens.get('prompt_tokens', 0):,} prompt, "
+                   f"{tokens.get('cached_tokens', 0):,} of them cached, {tokens.get('completion_tokens', 0):,} completion)"),
+        ("cost", _cost_text(run)),
         ("latency", f"{run.get('seconds_per_document', 0):.2f} s/document, {run.get('latency_s_total', 0):.1f} s total"),
         ("failures", str(run.get("failures", 0))),
         ("date", str(run.get("date", "?"))),
     ]
+
+
+def _cost_text(run: dict[str, Any]) -> str:
+    cost = run.get("cost")
+    if not cost:
+        return "unknown (no price for this model; pass --price in=...,out=...)"
+    price = cost["price"]
+    rates = f"in ${price['input']:g}, out ${price['output']:g}" + (
+        f", cached ${price['cached']:g}" if price.get("cached") is not None else ""
+    )
+    return f"${cost['usd']:.6f} at {rates} per 1M tokens ({price.get('source', '?')})"
+
+
+def _doc_tokens(tokens: dict[str, int] | None) -> str:
+    if not tokens:
+        return "–"
+    return (f"{tokens.get('prompt_tokens', 0):,} prompt ({tokens.get('cached_tokens', 0):,} cached), "
+            f"{tokens.get('completion_tokens', 0):,} completion")
 
 
 def _split_line(run: dict[str, Any]) -> str:
@@ -209,7 +229,7 @@ mark.gold { background: #c8f7c5; } mark.pred { background: #fde2a7; } mark.both 
 </table>{% endif %}
 <p>Evidence highlighting: <mark class="gold">gold only</mark> <mark class="pred">predicted only</mark> <mark class="both">both</mark></p>
 {% for doc in documents %}<div class="doc" id="{{ doc.id }}">
-<h3>{{ doc.id }} <small>{{ doc.split }} · detection F1 {{ doc.f1 }} · parties F1 {{ doc.pf1 }}{% if doc.error %} · <span class="bad">{{ doc.error }}</span>{% endif %}</small></h3>
+<h3>{{ doc.id }} <small>{{ doc.split }} · detection F1 {{ doc.f1 }} · parties F1 {{ doc.pf1 }} · tokens {{ doc.tokens }}{% if doc.error %} · <span class="bad">{{ doc.error }}</span>{% endif %}</small></h3>
 <div class="text">{{ doc.text_html | safe }}</div>
 <table><tr><th>gold</th><th>predicted</th></tr><tr><td><pre>{{ doc.gold }}</pre></td><td><pre>{{ doc.pred }}</pre></td></tr></table>
 </div>{% endfor %}
@@ -288,6 +308,7 @@ def html_report(report: dict[str, Any], cases: list[Case], predictions: dict[str
                 "split": case.split,
                 "f1": _fmt(doc.get("detection_f1")),
                 "pf1": _fmt(doc.get("parties_f1")),
+                "tokens": _doc_tokens(report.get("tokens_by_document", {}).get(case.id)),
                 "error": getattr(prediction, "error", None) if prediction is not None else "missing",
                 "text_html": _highlight(case.text, _spans(case.gold, case.text), _spans(predicted or [], case.text)),
                 "gold": _brief(case.gold),
