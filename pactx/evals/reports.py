@@ -18,6 +18,7 @@ from rich.table import Table
 from pactx.evals.calibration import calibration_markdown
 from pactx.evals.fixtures import Case
 from pactx.evals.metrics import HEADLINE_METRICS
+from pactx.pricing import Price, format_cost
 from pactx.schema import SecurityAgreement
 
 __all__ = ["print_terminal", "markdown", "html_report", "split_table", "write_reports"]
@@ -73,11 +74,7 @@ def _cost_text(run: dict[str, Any]) -> str:
     cost = run.get("cost")
     if not cost:
         return "unknown (no price for this model; pass --price in=...,out=...)"
-    price = cost["price"]
-    rates = f"in ${price['input']:g}, out ${price['output']:g}" + (
-        f", cached ${price['cached']:g}" if price.get("cached") is not None else ""
-    )
-    return f"${cost['usd']:.6f} at {rates} per 1M tokens ({price.get('source', '?')})"
+    return f"{format_cost(cost['usd'])} at {Price(**cost['price']).describe()}"
 
 
 def _doc_tokens(tokens: dict[str, int] | None) -> str:
