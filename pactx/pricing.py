@@ -27,6 +27,7 @@ __all__ = [
     "resolve_price",
     "format_cost",
     "usage_line",
+    "priced",
     "cost_line",
 ]
 
@@ -137,8 +138,15 @@ def usage_line(usage: TokenUsage) -> str:
     return f"{usage.prompt_tokens:,} prompt{cached}, {usage.completion_tokens:,} completion"
 
 
+def priced(dollars: float, price: Price) -> str:
+    """``$0.0123 at in $0.15, ... (source)``; ``$0 (local model, ...)`` for the embedded model."""
+    if price == LOCAL_PRICE:
+        return f"$0 ({price.source})"
+    return f"{format_cost(dollars)} at {price.describe()}"
+
+
 def cost_line(usage: TokenUsage, price: Price | None, model: str | None) -> str:
     """What ``usage`` cost at ``price``, or why it is unknown."""
     if price is None:
         return f"unknown: no built-in price for {model or 'this model'}; give --price in=...,out=..."
-    return f"{format_cost(price.cost(usage))} at {price.describe()}"
+    return priced(price.cost(usage), price)

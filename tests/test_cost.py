@@ -412,6 +412,11 @@ def test_eval_report_gives_tokens_per_document_and_the_cost() -> None:
     assert "$0.004150 at in $1, out $1 per 1M tokens (--price)" in markdown(given)
     page = html_report(report, cases, predictions)
     assert "3,000 prompt (2,000 cached), 100 completion" in page
+    local = [Prediction.from_result(_result(k, 10, 0, 1)) for k in "ab"]
+    for p in local:
+        p.metadata.provider = "llama-cpp"  # type: ignore[union-attr]
+    free, _ = evaluate(cases, dict(zip("ab", local)), bootstrap=10)
+    assert free["run"]["cost"]["usd"] == 0 and "$0 (local model, no per-token price)" in markdown(free)
     unpriced = {k: Prediction.from_result(_result(k, 10, 0, 1).model_copy(
         update={"metadata": _result(k, 10, 0, 1).metadata.model_copy(update={"model": "mystery"})})) for k in "ab"}
     assert evaluate(cases, unpriced, bootstrap=10)[0]["run"]["cost"] is None

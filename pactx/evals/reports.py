@@ -18,7 +18,7 @@ from rich.table import Table
 from pactx.evals.calibration import calibration_markdown
 from pactx.evals.fixtures import Case
 from pactx.evals.metrics import HEADLINE_METRICS
-from pactx.pricing import Price, format_cost
+from pactx.pricing import Price, priced
 from pactx.schema import SecurityAgreement
 
 __all__ = ["print_terminal", "markdown", "html_report", "split_table", "write_reports"]
@@ -74,7 +74,7 @@ def _cost_text(run: dict[str, Any]) -> str:
     cost = run.get("cost")
     if not cost:
         return "unknown (no price for this model; pass --price in=...,out=...)"
-    return f"{format_cost(cost['usd'])} at {Price(**cost['price']).describe()}"
+    return priced(cost["usd"], Price(**cost["price"]))
 
 
 def _doc_tokens(tokens: dict[str, int] | None) -> str:
