@@ -10,7 +10,8 @@ At most ``concurrency`` documents are in flight (the embedded model serializes i
 it runs one at a time, and so does a server whose backend says ``max_concurrency = 1``, such
 as llama-cpp-python's). ``requests_per_minute`` and ``tokens_per_minute`` put every model
 call, re-asks and chunks included, through async token buckets: a call reserves its
-estimated tokens (prompt characters / 4 plus a quarter of ``max_tokens``) before it goes,
+estimated tokens (the request's prompt tokens by :func:`pactx.tokens.request_tokens`, at
+characters / 4, plus a quarter of ``max_tokens``) before it goes,
 and the reservation is corrected from the usage the server reports. Cached results pass
 without touching the limits.
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import math
 import signal
 import threading
 import time
@@ -36,7 +36,8 @@ from pactx.cache import ResultCache
 from pactx.documents import Document, InputFailure, as_document
 from pactx.extraction import Extractor, use_call_gate
 from pactx.redaction import redact
-from pactx.schema import ExtractionResult
+from pactx.schema import ExtractionResult, TokenUsage
+from pactx.tokens import request_tokens
 
 __all__ = [
     "Outcome",
@@ -56,10 +57,14 @@ Docs = Iterable[Item] | AsyncIterable[Item]
 
 @dataclass(frozen=True)
 class FailureInfo:
-    """Why a document failed: the exception class name and its (redacted) message."""
+    """Why a document failed: the exception class name and its (redacted) message.
+
+    ``usage`` is what the failed attempts cost in tokens, when any model call was made.
+    """
 
     type: str
     message: str
+    usage: TokenUsage | None = None
 
 
 @dataclass(frozen=True, repr=False)
@@ -80,9 +85,12 @@ class Outcome:
         return f"Outcome(id={self.id!r}, ok={self.ok}, error={self.error!r})"
 
     @classmethod
-    def failure(cls, doc_id: str, kind: str, message: str, source: str | None = None) -> Outcome:
-        """A failed outcome; the message is redacted."""
-        return cls(doc_id, False, None, FailureInfo(kind, redact(message)), source)
+    def failure(
+        cls, doc_id: str, kind: str, message: str, source: str | None = None, usage: TokenUsage | None = None
+    ) -> Outcome:
+        """A failed outcome; the message is redacted. ``usage``: tokens its attempts used."""
+        spent = usage if usage is not None and usage.prompt_tokens + usage.completion_tokens > 0 else None
+        return cls(doc_id, False, None, FailureInfo(kind, redact(message), spent), source)
 
     def to_record(self) -> dict[str, Any]:
         """The JSON line ``pactx extract`` writes: ``{"id", "source", "result" | "error"}``."""
@@ -91,6 +99,8 @@ class Outcome:
             record["result"] = self.result.model_dump(mode="json")
         if self.error is not None:
             record["error"] = {"type": self.error.type, "message": self.error.message}
+            if self.error.usage is not None:
+                record["error"]["usage"] = self.error.usage.model_dump()
         return record
 
 
@@ -147,9 +157,8 @@ class TokenBucket:
 
 
 def estimate_tokens(request: dict[str, Any]) -> int:
-    """Tokens a chat request is expected to use: prompt characters / 4 + max_tokens / 4."""
-    chars = sum(len(str(m.get("content") or "")) for m in request.get("messages", []))
-    return math.ceil(chars / 4) + int(request.get("max_tokens") or 0) // 4
+    """Tokens a chat request is expected to use: its estimated prompt tokens + max_tokens / 4."""
+    return request_tokens(request) + int(request.get("max_tokens") or 0) // 4
 
 
 class RateGate:
@@ -192,7 +201,9 @@ async def _outcome(extractor: Extractor, item: Document | InputFailure, gate: Ra
     try:
         result = await extractor.aextract(item.text, source_id=item.id)
     except Exception as exc:  # every failure becomes an outcome
-        return Outcome.failure(item.id, type(exc).__name__, str(exc), item.source)
+        usage = getattr(exc, "usage", None)
+        spent = usage if isinstance(usage, TokenUsage) else None
+        return Outcome.failure(item.id, type(exc).__name__, str(exc), item.source, spent)
     return Outcome(item.id, True, result, None, item.source)
 
 

@@ -30,7 +30,9 @@ from pactx._version import __version__
 from pactx.chunking import DEFAULT_MAX_CHUNK_CHARS
 from pactx.documents import Document, InputFailure, read_documents
 from pactx.errors import PactxError
+from pactx.pricing import Price, cost_line, resolve_price, usage_line
 from pactx.redaction import redact
+from pactx.schema import TokenUsage
 
 app = typer.Typer(
     name="pactx",
@@ -136,6 +138,8 @@ class _Tally:
     failed: int = 0
     cached: int = 0
     agreements: int = 0
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    """Tokens this run's model calls used (results from the cache used none)."""
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -254,6 +258,14 @@ def extract(
     unordered: Annotated[
         bool, typer.Option("--unordered", help="Write lines as documents finish, not in input order.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Count tokens and estimate the cost per document; call no model, write no file."),
+    ] = False,
+    price: Annotated[
+        str | None,
+        typer.Option(help="USD per million tokens, in=...,out=...[,cached=...] (default: a built-in table of a few hosted models)."),
+    ] = None,
 ) -> None:
     """Extract agreements from documents, one JSON line per document.
 
@@ -281,7 +293,10 @@ def extract(
     }
     if timeout is not None:
         options["timeout"] = timeout
+    if dry_run:
+        options.update(_check_dry_run(base_url, model))
     extractor = _make_extractor(options)
+    run_price = _price(price, extractor)
     logging.getLogger("instructor").addHandler(logging.NullHandler())  # pactx reports failures itself
 
     failures_path = failures or _default_failures(output)
@@ -296,6 +311,9 @@ def extract(
     tally = _Tally(total=inventory.total, skipped=inventory.done)
     if tally.skipped:
         err.print(f"resuming: {tally.skipped} document(s) already in {output}")
+    if dry_run:
+        _dry_run(extractor, pending, run_price)
+        return
     out = JsonlSink(output, append=resume)
     failed_sink = JsonlSink(failures_path, append=False) if failures_path else None
     interrupted = False
@@ -320,7 +338,7 @@ def extract(
         if failed_sink is not None:
             failed_sink.close()
         extractor.close()
-    _summary(tally, output, failures_path)
+    _summary(tally, output, failures_path, run_price, extractor.backend.model)
     if interrupted:
         _interrupted_message(tally, output)
         raise typer.Exit(EXIT_INTERRUPTED)
@@ -335,8 +353,12 @@ def _record(outcome: Any, out: JsonlSink, failed_sink: JsonlSink | None, tally: 
         tally.done += 1
         tally.agreements += len(outcome.result.agreements)
         tally.cached += bool(outcome.result.metadata.cached)
+        if not outcome.result.metadata.cached:
+            tally.usage = tally.usage.add(outcome.result.metadata.usage)
         return
     tally.failed += 1
+    if outcome.error.usage is not None:
+        tally.usage = tally.usage.add(outcome.error.usage)
     if failed_sink is not None:
         failed_sink.write(outcome.to_record())
     where = outcome.source or outcome.id
@@ -353,7 +375,9 @@ def _interrupted_message(tally: _Tally, output: Path | None) -> None:
     )
 
 
-def _summary(tally: _Tally, output: Path | None, failures_path: Path | None) -> None:
+def _summary(
+    tally: _Tally, output: Path | None, failures_path: Path | None, price: Price | None, model: str
+) -> None:
     processed = tally.done + tally.failed
     table = Table(title="pactx extract", show_header=False)
     table.add_row("documents", str(tally.total))
@@ -363,11 +387,68 @@ def _summary(tally: _Tally, output: Path | None, failures_path: Path | None) -> 
     table.add_row("agreements found", str(tally.agreements))
     table.add_row("failures", str(tally.failed))
     table.add_row("time", f"{tally.elapsed:.1f} s ({tally.elapsed / max(processed, 1):.2f} s/document)")
+    table.add_row("tokens", usage_line(tally.usage))
+    table.add_row("cost", cost_line(tally.usage, price, model))
     if output:
         table.add_row("output", str(output))
     if failures_path and tally.failed:
         table.add_row("failures file", str(failures_path))
     err.print(table)
+
+
+def _price(option: str | None, extractor: Any) -> Price | None:
+    """The run's price (``--price``, else the built-in table), or exit 2 on a malformed one."""
+    try:
+        return resolve_price(option, extractor.backend.model, extractor.backend.provider)
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] --price: {exc}")
+        raise typer.Exit(2) from None
+
+
+def _check_dry_run(base_url: str | None, model: str | None) -> dict[str, Any]:
+    """A dry run never contacts the endpoint, so it cannot ask which model it serves, nor
+    detect the server's family: that is ``PACTX_SERVER``, else generic (OpenAI's request shapes).
+    Returns the extractor options this adds."""
+    from pactx.providers import ProviderConfig
+
+    config = ProviderConfig.from_env(base_url=base_url, model=model)
+    if config.base_url and not config.model:
+        err.print("[red]error:[/red] --dry-run with an endpoint needs --model (or PACTX_MODEL): it makes no request")
+        raise typer.Exit(2)
+    return {"server": "generic"} if config.base_url and not config.server else {}
+
+
+def _dry_run(extractor: Any, pending: Iterable[Document | InputFailure], price: Price | None) -> None:
+    """Print each document's estimate as a JSON line (stdout) and the totals (stderr); exit 1 on unreadable inputs."""
+    from pactx.dryrun import DryRun, DryRunTotals
+
+    dry, totals = DryRun(extractor), DryRunTotals()
+    out = JsonlSink(None, append=False)
+    try:
+        for item in pending:
+            if isinstance(item, InputFailure):
+                totals.unreadable += 1
+                err.print(f"[yellow]skipped[/yellow] {item.source or item.id}: {item.error[:300]}")
+                continue
+            try:
+                estimate = dry.estimate(item.id, item.text, item.source)
+            except PactxError as exc:
+                totals.unreadable += 1
+                err.print(f"[yellow]skipped[/yellow] {item.source or item.id}: {redact(str(exc))[:300]}")
+                continue
+            totals.add(estimate)
+            out.write(estimate.to_record())
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/yellow]")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        extractor.close()
+    table = Table(title="pactx extract --dry-run", show_header=False)
+    for label, value in totals.rows(dry, price):
+        table.add_row(label, value)
+    err.print(table)
+    if totals.unreadable:
+        raise typer.Exit(1)
 
 
 # -- the cache commands -----------------------------------------------------------------------

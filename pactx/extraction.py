@@ -82,6 +82,20 @@ class _DataContext(dict[str, Any]):
         return False
 
 
+def _empty_answer(request: dict[str, Any]) -> ChatCompletion:
+    """A completion answering ``request`` with no agreement, as a tool call when it offers tools."""
+    empty = json.dumps({"agreements": []})
+    message: dict[str, Any] = {"role": "assistant", "content": empty}
+    tools = request.get("tools") or []
+    if tools:
+        call = {"name": tools[0]["function"]["name"], "arguments": empty}
+        message = {"role": "assistant", "content": None, "tool_calls": [{"id": "0", "type": "function", "function": call}]}
+    return ChatCompletion.model_validate(
+        {"id": "wire", "object": "chat.completion", "created": 0, "model": "none",
+         "choices": [{"index": 0, "finish_reason": "stop", "message": message}]}
+    )
+
+
 _TOKEN_MARGIN = 64  # chat-template tokens around the prompt
 _MIN_TOKEN_BUDGET = 256
 
@@ -137,11 +151,13 @@ class _CallLog:
     def record(self, completion: ChatCompletion) -> None:
         self.calls += 1
         if completion.usage is not None:
+            details = completion.usage.prompt_tokens_details  # the server's prompt-cache hits, if it says
             self.usage = self.usage.add(
                 TokenUsage(
                     prompt_tokens=completion.usage.prompt_tokens or 0,
                     completion_tokens=completion.usage.completion_tokens or 0,
                     total_tokens=completion.usage.total_tokens or 0,
+                    cached_tokens=(details.cached_tokens or 0) if details is not None else 0,
                 )
             )
         if completion.choices:
@@ -253,6 +269,23 @@ class Extractor:
             "max_tokens": params["max_tokens"],
             "seed": params["seed"],
         }
+
+    def wire_request(self, text: str) -> dict[str, Any]:
+        """The chat request the backend would receive for ``text`` on the first try (direct strategy).
+
+        It is built by the same instructor code as a real call, so it holds what the mode adds
+        (tools, response format, or the schema in the system message), shaped for the server
+        family as the backend sends it; no model is called (instructor is handed an empty answer).
+        """
+        captured: dict[str, Any] = {}
+
+        def capture(**kwargs: Any) -> ChatCompletion:
+            captured.update(kwargs)
+            return _empty_answer(kwargs)
+
+        instructor.patch(create=capture, mode=self.backend.mode)(**self._request(text))
+        shaped = getattr(self.backend, "shaped", None)  # the server family's own request shape
+        return shaped(captured) if shaped is not None else captured
 
     # -- public entry points --------------------------------------------------------------
 

@@ -256,10 +256,10 @@ async def test_token_bucket_waits_for_refill_and_takes_corrections() -> None:
 async def test_rate_gate_reserves_an_estimate_and_settles_on_usage() -> None:
     gate = RateGate(requests_per_minute=120, tokens_per_minute=10_000)
     request = {"messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 400}
-    assert estimate_tokens(request) == 200
+    assert estimate_tokens(request) == 206  # 100 content + 3 message + 3 reply + 100 of max_tokens
     reserved = await gate.admit(request)
-    assert reserved == 200
-    assert gate.tokens is not None and gate.tokens.available == pytest.approx(9_800, abs=5)
+    assert reserved == 206
+    assert gate.tokens is not None and gate.tokens.available == pytest.approx(9_794, abs=5)
     gate.settle(reserved, used=50)  # the call used fewer tokens than estimated
     assert gate.tokens.available == pytest.approx(9_950, abs=5)
     assert gate.requests is not None and gate.requests.available == pytest.approx(119, abs=0.1)

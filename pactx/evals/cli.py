@@ -40,7 +40,8 @@ from pactx.evals.runner import (
     second_annotator_agreement,
     write_predictions,
 )
-from pactx.evals.scoring import score_run
+from pactx.evals.scoring import RunScore, score_run
+from pactx.pricing import parse_price
 from pactx.providers import DEFAULT_EMBEDDED_MODEL, EMBEDDED_MODELS
 from pactx.redaction import redact
 
@@ -60,6 +61,10 @@ SuiteOption = Annotated[str, typer.Option("--suite", help="project (the evals fo
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.json/.md/.html and predictions.")]
 SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test or all.")]
 SPLIT_CHOICES = (*SPLITS, "all")
+PriceOption = Annotated[
+    str | None,
+    typer.Option("--price", help="USD per million tokens, in=...,out=...[,cached=...] (default: the built-in table)."),
+]
 
 
 def _load(fixtures: Path, split: str) -> list[Case]:
@@ -128,6 +133,7 @@ def run(
     tolerance: Annotated[float, typer.Option(help="Allowed drop of a headline metric.")] = DEFAULT_TOLERANCE,
     limit: Annotated[int | None, typer.Option(help="Only the first N cases (not with --check).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals.")] = 1000,
+    price: PriceOption = None,
 ) -> None:
     """Run the extractor over the fixtures, score it and write the reports."""
     if ctx.invoked_subcommand is not None:
@@ -135,6 +141,7 @@ def run(
     where = _suite(suite, evals_dir, fixtures)
     try:
         fixtures = where.fixtures
+        run_price = parse_price(price) if price else None
         cases = _load(fixtures, split)
         if limit:
             cases = cases[:limit]
@@ -160,7 +167,7 @@ def run(
                   "prompt_version": output.prompt.version, "prompt_hash": output.prompt.sha256,
                   "strategy": extractor.strategy,
                   "wall_seconds": round(output.seconds, 2)},
-        bootstrap=bootstrap,
+        bootstrap=bootstrap, price=run_price,
     )
     report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
     report["clusters"] = _cluster_scores(cases, output.predictions, fixtures)
@@ -200,15 +207,17 @@ def score_command(
     split: SplitOption = "all",
     out: OutOption = Path("eval-report"),
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 1000,
+    price: PriceOption = None,
 ) -> None:
     """Score any predictions file against the gold, without calling a model."""
     try:
         fixtures = _suite(suite, evals_dir, fixtures).fixtures
+        run_price = parse_price(price) if price else None
         cases = _load(fixtures, split)
         loaded = load_predictions(*predictions)
     except (OSError, ValueError) as exc:
         raise _fail(exc) from None
-    report, _ = evaluate(cases, loaded, fixtures_path=fixtures, run_info={"mode": "score", "split": split, "predictions": [str(p) for p in predictions]}, bootstrap=bootstrap)
+    report, _ = evaluate(cases, loaded, fixtures_path=fixtures, run_info={"mode": "score", "split": split, "predictions": [str(p) for p in predictions]}, bootstrap=bootstrap, price=run_price)
     report["annotator_agreement"] = second_annotator_agreement(cases, _second_annotator(fixtures), bootstrap=bootstrap)
     report["clusters"] = _cluster_scores(cases, loaded, fixtures)
     _finish(report, cases, loaded, out, None)

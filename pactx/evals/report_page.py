@@ -203,7 +203,7 @@ TEMPLATE = """<!doctype html>
 {% endfor %}</tbody></table>
 <p>Evidence highlighting: <mark class="gold">gold only</mark> <mark class="pred">predicted only</mark> <mark class="both">both</mark></p>
 <div id="doc-sections">{% for doc in documents %}<section class="doc" id="{{ doc.anchor }}" data-rank="{{ doc.rank }}" data-id="{{ doc.id }}">
-<h3>{{ doc.id }} <small>{{ doc.split }} · detection F1 {{ doc.f1 }} · parties F1 {{ doc.pf1 }}{% if doc.error %} · <span class="bad">{{ doc.error }}</span>{% endif %}</small></h3>
+<h3>{{ doc.id }} <small>{{ doc.split }} · detection F1 {{ doc.f1 }} · parties F1 {{ doc.pf1 }} · tokens {{ doc.tokens }}{% if doc.error %} · <span class="bad">{{ doc.error }}</span>{% endif %}</small></h3>
 <p>{% for tag in doc.tags %}<span class="tag">{{ tag }}</span>{% endfor %}</p>
 <div class="text">{{ doc.text_html | safe }}</div>
 <table class="gold-pred"><tr><th>gold</th><th>predicted</th></tr><tr><td><pre>{{ doc.gold }}</pre></td><td><pre>{{ doc.pred }}</pre></td></tr></table>

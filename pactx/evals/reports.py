@@ -19,6 +19,7 @@ from pactx.evals.calibration import calibration_markdown
 from pactx.evals.fixtures import Case
 from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.evals.report_page import CSP, SCRIPT, STYLE, TEMPLATE
+from pactx.pricing import Price, priced
 from pactx.schema import SecurityAgreement
 
 __all__ = [
@@ -70,11 +71,27 @@ def _run_lines(run: dict[str, Any]) -> list[tuple[str, str]]:
         ("split", _split_line(run)),
         ("pactx", str(run.get("pactx_version", "?"))),
         ("constraints", f"sha256:{str(run['constraints_hash'])[:12]}" if run.get("constraints_hash") else "none"),
-        ("tokens", f"{tokens.get('total_tokens', 0):,} ({tokens.get('prompt_tokens', 0):,} prompt, {tokens.get('completion_tokens', 0):,} completion)"),
+        ("tokens", f"{tokens.get('total_tokens', 0):,} ({tokens.get('prompt_tokens', 0):,} prompt, "
+                   f"{tokens.get('cached_tokens', 0):,} of them cached, {tokens.get('completion_tokens', 0):,} completion)"),
+        ("cost", _cost_text(run)),
         ("latency", f"{run.get('seconds_per_document', 0):.2f} s/document, {run.get('latency_s_total', 0):.1f} s total"),
         ("failures", str(run.get("failures", 0))),
         ("date", str(run.get("date", "?"))),
     ]
+
+
+def _cost_text(run: dict[str, Any]) -> str:
+    cost = run.get("cost")
+    if not cost:
+        return "unknown (no price for this model; pass --price in=...,out=...)"
+    return priced(cost["usd"], Price(**cost["price"]))
+
+
+def _doc_tokens(tokens: dict[str, int] | None) -> str:
+    if not tokens:
+        return "–"
+    return (f"{tokens.get('prompt_tokens', 0):,} prompt ({tokens.get('cached_tokens', 0):,} cached), "
+            f"{tokens.get('completion_tokens', 0):,} completion")
 
 
 def _split_line(run: dict[str, Any]) -> str:
@@ -313,6 +330,7 @@ def html_report(report: dict[str, Any], cases: list[Case], predictions: dict[str
                 "parties": _number(doc.get("parties_f1")),
                 "n_gold": len(case.gold),
                 "n_pred": "" if predicted is None else len(predicted),
+                "tokens": _doc_tokens(report.get("tokens_by_document", {}).get(case.id)),
                 "error": getattr(prediction, "error", None) if prediction is not None else "missing",
                 "text_html": _highlight(case.text, _spans(case.gold, case.text), _spans(predicted or [], case.text)),
                 "gold": _brief(case.gold),

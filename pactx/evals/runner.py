@@ -26,6 +26,7 @@ from pactx.evals.predictions import Prediction
 from pactx.evals.recording import RecordingBackend, Recordings, ReplayBackend
 from pactx.evals.scoring import RunScore, score_run
 from pactx.extraction import Extractor, default_prompt, resolve_strategy, schema_hash
+from pactx.pricing import Price, price_for
 from pactx.prompts import Prompt, load_prompt
 from pactx.providers import (
     DEFAULT_EMBEDDED_MODEL,
@@ -34,6 +35,7 @@ from pactx.providers import (
     make_backend,
 )
 from pactx.redaction import redact
+from pactx.schema import TokenUsage
 
 __all__ = [
     "MODES_OF_RUN",
@@ -192,17 +194,29 @@ def floor_predictions(cases: list[Case]) -> dict[str, Prediction]:
     return predictions
 
 
-def _usage_totals(predictions: dict[str, Prediction]) -> dict[str, float]:
-    totals = {"prompt_tokens": 0.0, "completion_tokens": 0.0, "total_tokens": 0.0, "latency_s": 0.0}
+def _usage_totals(predictions: dict[str, Prediction]) -> tuple[TokenUsage, float]:
+    """Tokens summed over the documents (re-asks included), and their latency."""
+    usage, latency = TokenUsage(), 0.0
     for prediction in predictions.values():
-        meta = prediction.metadata
-        if meta is None:
-            continue
-        totals["prompt_tokens"] += meta.usage.prompt_tokens
-        totals["completion_tokens"] += meta.usage.completion_tokens
-        totals["total_tokens"] += meta.usage.total_tokens
-        totals["latency_s"] += meta.latency_s
-    return totals
+        if prediction.metadata is not None:
+            usage = usage.add(prediction.metadata.usage)
+            latency += prediction.metadata.latency_s
+    return usage, latency
+
+
+def tokens_by_document(predictions: dict[str, Prediction]) -> dict[str, dict[str, int]]:
+    """Prompt, completion and cached tokens of each document with a result."""
+    return {
+        doc_id: p.metadata.usage.model_dump(include={"prompt_tokens", "completion_tokens", "cached_tokens"})
+        for doc_id, p in predictions.items()
+        if p.metadata is not None
+    }
+
+
+def _cost(usage: TokenUsage, price: Price | None) -> dict[str, Any] | None:
+    if price is None:
+        return None
+    return {"usd": round(price.cost(usage), 6), "price": price.to_dict()}
 
 
 def _run_identity(predictions: dict[str, Prediction]) -> dict[str, Any]:
@@ -249,8 +263,13 @@ def evaluate(
     run_info: dict[str, Any] | None = None,
     bootstrap: int = 1000,
     seed: int = 0,
+    price: Price | None = None,
 ) -> tuple[dict[str, Any], RunScore]:
-    """Score predictions against the gold and build the JSON report (floor included)."""
+    """Score predictions against the gold and build the JSON report (floor included).
+
+    The run's cost is priced at ``price``, else at the built-in price of its model, if any
+    (:func:`pactx.pricing.price_for`); ``run.cost`` is ``None`` when neither is known.
+    """
     gold = {case.id: case.gold for case in cases}
     texts = {case.id: case.text for case in cases}
     score = score_run(gold, predictions, texts, bootstrap=bootstrap, seed=seed)
@@ -262,7 +281,7 @@ def evaluate(
                "floor": {"headline": _headline(floor_splits[name])}}
         for name, split in score_splits(cases, predictions, bootstrap=bootstrap, seed=seed).items()
     }
-    usage = _usage_totals(predictions)
+    usage, latency = _usage_totals(predictions)
     n_docs = max(len(cases), 1)
     info = {
         **_run_identity(predictions),
@@ -273,12 +292,13 @@ def evaluate(
         "cases": len(cases),
         "cases_by_split": {name: entry["cases"] for name, entry in splits.items()},
         "failures": sum(1 for p in predictions.values() if not p.ok),
-        "tokens": {k: int(v) for k, v in usage.items() if k != "latency_s"},
-        "latency_s_total": round(usage["latency_s"], 3),
-        "seconds_per_document": round(usage["latency_s"] / n_docs, 3),
+        "tokens": usage.model_dump(),
+        "latency_s_total": round(latency, 3),
+        "seconds_per_document": round(latency / n_docs, 3),
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **(run_info or {}),
     }
+    info["cost"] = _cost(usage, price or price_for(info.get("model"), info.get("provider")))
     report = {
         "report_version": REPORT_VERSION,
         "run": info,
@@ -287,6 +307,7 @@ def evaluate(
         "scores": score.to_dict(),
         "floor": {"model": BASELINE_MODEL, "headline": _headline(floor)},
         "calibration": calibrate(gold, predictions).to_dict(),
+        "tokens_by_document": tokens_by_document(predictions),
     }
     return report, score
 
