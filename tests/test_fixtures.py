@@ -79,7 +79,11 @@ def test_load_cases_filters_by_split(tmp_path: Path) -> None:
         load_cases(path, split="train")
     raws[2]["split"] = "holdout"
     path.write_text("".join(json.dumps(raw) + "\n" for raw in raws), encoding="utf-8")
-    with pytest.raises(ValueError, match=r"cases.jsonl:3: unknown split 'holdout'"):
+    assert [case.id for case in load_cases(path, split="holdout")] == [raws[2]["id"]]
+    assert list(by_split(load_cases(path))) == ["dev", "test", "holdout"]
+    raws[2]["split"] = "train"
+    path.write_text("".join(json.dumps(raw) + "\n" for raw in raws), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"cases.jsonl:3: unknown split 'train'; choose dev, test, holdout"):
         load_cases(path)
 
 
