@@ -1,6 +1,6 @@
 """``pactx eval``: run the extractor over the fixtures, score, report, and gate CI.
 
-* ``pactx eval [--mode live|record|replay] [--model M] [--split dev|test|all] [--check] [--update-baseline]``
+* ``pactx eval [--mode live|record|replay] [--model M] [--split dev|test|holdout|all] [--check] [--update-baseline]``
 * ``pactx eval score PREDICTIONS.jsonl`` scores any predictions file, no model needed
 * ``pactx eval compare A.jsonl B.jsonl`` paired comparison of two prediction files
 * ``pactx eval table`` the README table from the accepted baselines
@@ -46,7 +46,7 @@ err = Console(stderr=True)
 
 FixturesOption = Annotated[Path | None, typer.Option("--fixtures", help="Fixture cases (JSONL).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.json/.md/.html and predictions.")]
-SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test or all.")]
+SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test, holdout or all.")]
 SPLIT_CHOICES = (*SPLITS, "all")
 
 
@@ -255,10 +255,15 @@ def _table_cells(head: dict[str, Any], *, with_ci: bool) -> str:
     )
 
 
-def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per-split headline and floor of a baseline report; one ``all`` entry for an old one."""
+def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """Per-split headline and floor of a baseline report, in ``SPLITS`` order.
+
+    A split the report has no scores for (added after it was recorded) maps to ``None``; a
+    report older than the splits gives one ``all`` entry.
+    """
     if report.get("splits"):
-        return dict(report["splits"])
+        recorded = dict(report["splits"])
+        return {name: recorded.get(name) for name in SPLITS} | recorded
     return {"all (baseline predates the split)": {"headline": report["headline"], "floor": report["floor"]}}
 
 
@@ -279,6 +284,11 @@ def table_command() -> None:
         default = model == DEFAULT_EMBEDDED_MODEL and known is not None and known.default_strategy == strategy
         label = f"{model} · {strategy}{' (default)' if default else ''}"
         for split, entry in _report_splits(report).items():
+            if entry is None:  # a split added after this baseline was recorded
+                note = f"{split} (not in this baseline) | – | – | – | – | – | –"
+                rows.append(f"| {label} | {note} |")
+                floor_rows.append(f"| floor (rules, no LLM) | {note} |")
+                continue
             head = entry["headline"]
             rows.append(
                 f"| {label} | {split} | {_table_cells(head, with_ci=True)} "

@@ -20,6 +20,8 @@ from pactx.evals.fixtures import Case
 from pactx.evals.metrics import HEADLINE_METRICS
 from pactx.schema import SecurityAgreement
 
+_SPLIT_LEGEND = "dev: seen in development; test: held out; holdout: written blind after the rules were frozen"
+
 __all__ = ["print_terminal", "markdown", "html_report", "split_table", "write_reports"]
 
 _LABELS = {
@@ -114,7 +116,7 @@ def print_terminal(report: dict[str, Any], console: Console | None = None) -> No
     console.print(table)
     columns, rows = split_table(report)
     if rows and len(columns) > 1:
-        by_split = Table(title="by split (dev: seen in development; test: held out)")
+        by_split = Table(title=f"by split ({_SPLIT_LEGEND})")
         for column in columns:
             by_split.add_column(column)
         for row in rows:
@@ -153,7 +155,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {_LABELS[name]} | {_fmt(metric['value'])} | {_ci(metric)} | {_fmt(floor['value'])} | {_counts(metric)} |")
     columns, rows = split_table(report)
     if len(columns) > 1:
-        lines += ["", "By split (dev: seen in development; test: held out):", ""]
+        lines += ["", f"By split ({_SPLIT_LEGEND}):", ""]
         lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
     agreement = report.get("annotator_agreement")
