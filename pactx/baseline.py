@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from pactx.grounding import INSTRUCTION, SourceText, Span, evidence_spans
-from pactx.cues import AGREEMENT_NOUN, DEFENSE, STATUS_CUES, TYPE_CUES
+from pactx.cues import AGREEMENT_NOUN, DEFENSE, STATUS_CUES, specific_type_cued
 from pactx.parties import find_mentions
 from pactx.schema import (
     AGREEMENT_NAME_MAX_CHARS,
@@ -27,10 +27,6 @@ __all__ = ["baseline_agreements", "BASELINE_MODEL"]
 BASELINE_MODEL = "floor-rules-v2"
 
 _SENTENCE = re.compile(r"[^.!?]+(?:[.!?]+|$)")
-# The floor picks the first cued type; neutrality and entente cues are too loose for that.
-_FLOOR_TYPE_CUES = tuple(
-    (kind, cue) for kind, cue in TYPE_CUES if kind not in (AgreementType.NEUTRALITY_PACT, AgreementType.ENTENTE)
-)
 _NAME = re.compile(
     r"\b(?:called|named|dubbed)\s+(?:the\s+)?([A-Z][\w'-]*(?:\s+(?:(?:of|and|for|the)\s+)?[A-Z][\w'-]*){0,5})"
 )
@@ -48,10 +44,7 @@ def _status(sentence: str) -> AgreementStatus:
 
 
 def _type(sentence: str) -> AgreementType:
-    for kind, cue in _FLOOR_TYPE_CUES:
-        if cue.search(sentence):
-            return kind
-    return AgreementType.SECURITY_PARTNERSHIP
+    return specific_type_cued(sentence) or AgreementType.SECURITY_PARTNERSHIP
 
 
 def _quote(source: SourceText, start: int, end: int, cue: int) -> Span | None:

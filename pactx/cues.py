@@ -26,6 +26,15 @@ __all__ = [
     "types_cued",
     "mentions_agreement",
     "obligations_cued",
+    "BYSTANDER_BEFORE",
+    "BYSTANDER_AFTER",
+    "CREATED_BEFORE",
+    "PLURAL_INSTRUMENT_WITH",
+    "not_a_side",
+    "MEMBERSHIP_CHANGE",
+    "LIST_JOIN",
+    "LIST_END",
+    "specific_type_cued",
 ]
 
 # Each cue is the union of one alternation per language: English, French, Spanish, German.
@@ -150,6 +159,25 @@ TYPE_CUES: tuple[tuple[AgreementType, re.Pattern[str]], ...] = (
     )),
 )
 
+# The specific types a single cue decides, in order of precedence; the neutrality and entente
+# cues ("neutral", "consult") are too loose to decide a type on their own.
+_DECIDING_TYPE_CUES = tuple(
+    (kind, cue) for kind, cue in TYPE_CUES if kind not in (AgreementType.NEUTRALITY_PACT, AgreementType.ENTENTE)
+)
+
+
+def specific_type_cued(text: str) -> AgreementType | None:
+    """The specific agreement type the text's first-ranked cue decides, or ``None``.
+
+    Defense pact (an explicit mutual-defense pledge), non-aggression, basing or troop access,
+    military aid, in that order (guidelines §4: a COW-coded type needs an explicit cue).
+    """
+    for kind, cue in _DECIDING_TYPE_CUES:
+        if cue.search(text):
+            return kind
+    return None
+
+
 _ALWAYS_ALLOWED_TYPES = (
     AgreementType.SECURITY_PARTNERSHIP,
     AgreementType.DEFENSE_COOPERATION,
@@ -200,3 +228,73 @@ _OBLIGATION_CUES: tuple[tuple[Obligation, re.Pattern[str]], ...] = (
 def obligations_cued(text: str) -> list[Obligation]:
     """ATOP obligations the text has a cue for (possibly none)."""
     return [obligation for obligation, cue in _OBLIGATION_CUES if cue.search(text)]
+
+
+# Who is not a side of an agreement (annotation guidelines §3.1, §3.4): a state named as the
+# threat, target or rival the pact is aimed at, and a body the agreement creates or a name it
+# is given. These read the words right before (or after) a party mention.
+BYSTANDER_BEFORE = re.compile(
+    r"(?:\b(?:against|counter(?:ing|s)?|deter(?:ring|s)?|contain(?:ing)?|threats?\s+(?:from|posed\s+by|of)|"
+    r"aggression\s+(?:by|from)|pressure\s+from|influence\s+of|concerns?\s+(?:over|about)|"
+    r"reliance\s+on|dependence\s+on|rivalry\s+with|tensions?\s+with|attacks?\s+(?:by|from)|"
+    r"contre|face\s+[àa]|menaces?\s+(?:de|du|des)|contra|frente\s+a|amenazas?\s+de|gegen(?:über)?|"
+    r"bedrohung\s+durch|(?:troops|soldiers|forces|personnel|contingents?)\s+from|"
+    r"(?:summit|meeting|talks|ceremony|conference|held|met|meet|meeting|signed|sign)\s+(?:in|at)|"
+    r"(?:sommet|r[ée]union)\s+(?:de|à)|(?:cumbre|reuni[óo]n)\s+(?:de|en)|(?:gipfel|treffen)\s+in)\s+(?:the\s+|la\s+|le\s+|les\s+|l['’]|el\s+|los\s+|die\s+|der\s+|den\s+)?"
+    r"(?:(?:growing|rising|increasing|possible|potential|an?)\s+)?)$",
+    re.IGNORECASE,
+)
+"""Words before a mention that name it as a threat, target or rival, a source of troops for
+someone else's mission, or the venue of a meeting or signing, not a side (§3.1)."""
+
+BYSTANDER_AFTER = re.compile(
+    r"^['’]s\s+(?:(?:growing|rising|increasing|expanding|military)\s+)?"
+    r"(?:influence|threats?|aggression|assertiveness|expansion|ambitions?|encroachment|pressure)\b|"
+    r"^(?:\s+(?:forces|troops|army))?\s+(?:attack(?:s|ed)?|invad(?:es|ed)|annex(?:es|ed)|proclaimed\s+the\s+annexation)\b|"
+    r"^\s+(?:summit|talks)\b",
+    re.IGNORECASE,
+)
+"""Words after a mention that name it as the threat ("China's growing influence"), an attacker
+("Russia attacks") or a venue ("the Vilnius summit") (§3.1)."""
+
+CREATED_BEFORE = re.compile(
+    r"\b(?:creat(?:e|es|ed|ing)|establish(?:es|ed|ing)?|form(?:s|ed|ing)?|found(?:s|ed|ing)?|"
+    r"launch(?:es|ed|ing)?|set(?:s|ting)?\s+up|called|named|dubbed|known\s+as|"
+    r"cr[ée]{2}r?|cr[ée]ant|fond(?:er|ant|[ée]e?)|baptis[ée]e?|appel[ée]e?|"
+    r"crear|creando|cre(?:ó|aron|ado|ada)|fund(?:ar|ando|ó|aron)|llamad[oa]|denominad[oa]|"
+    r"gr[üu]nd(?:en|eten|ete|et)|gegr[üu]ndet|genannt\w*|namens)\s+"
+    r"(?:(?:a|an|the|une?|la|le|l['’]|el|una?|die|der|das|eine?n?)\s+)?(?:(?:new|joint|nouvelle?|nuevo|nueva|neue[nrs]?)\s+)?$",
+    re.IGNORECASE,
+)
+"""Words before a mention that make it a body the agreement creates or its name (§3.4)."""
+
+PLURAL_INSTRUMENT_WITH = re.compile(
+    r"\b(?:(?:bilateral|separate|security|defen[cs]e|cooperation|partnership)\s+)*"
+    r"(?:pacts|treaties|agreements|accords|deals|partnerships|memoranda)\s+with\b",
+    re.IGNORECASE,
+)
+"""Several instruments "with" several partners: one record per partner (§2.11)."""
+
+
+LIST_JOIN = re.compile(r"^\s*(?:,\s*)?(?:(?:and|or|et|ou|y|e|o|und|oder)\s+)?(?:the\s+)?$", re.IGNORECASE)
+"""What separates the items of a list of names: they share one role ("from Senegal, Nigeria and Ghana")."""
+
+LIST_END = re.compile(r"^\s*,?\s*(?:and|or|et|ou|y|e|o|und|oder)\s+(?:the\s+)?$", re.IGNORECASE)
+"""What joins the last two items of a list: a conjunction."""
+
+
+def not_a_side(text: str, start: int, end: int) -> bool:
+    """True when the mention ``text[start:end]`` reads as a threat, target, rival or created body."""
+    before, after = text[max(0, start - 40) : start], text[end : end + 40]
+    return bool(BYSTANDER_BEFORE.search(before) or BYSTANDER_AFTER.match(after) or CREATED_BEFORE.search(before))
+
+
+MEMBERSHIP_CHANGE = _cue(
+    r"join(?:s|ed|ing)?|accede[sd]?|acceding|accession|membership|became\b[^.,;]{0,30}\bmember|"
+    r"withdr[ae]w\w*|quit(?:s|ting)?|leav(?:e|es|ing)|left|expel\w*|suspend\w*|froze|frozen",
+    r"adh[ée]r\w*|adh[ée]sion|rejoin\w+|membre|quitt\w+|retir\w+|suspend\w*",
+    r"adhe(?:sión|rirse|rir|rido)|ingres\w+|miembro|retir\w+|abandon\w+|suspend\w*",
+    r"beitr(?:itt|eten|at|aten)\w*|mitglied\w*|austr(?:itt|eten|at|aten)\w*|ausgetreten|ausgesetzt",
+)
+"""A state joining, leaving or suspending membership of an organization: an agreement event
+(guidelines §5.2) even where no word for an agreement is used."""

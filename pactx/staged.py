@@ -12,7 +12,8 @@ Small models fail at one big free-form answer but can make small constrained cho
    wording cues (:mod:`pactx.cues`)? which of the cued ATOP obligations does it carry?
 3. **Assemble**: records are validated and grounded through the same Pydantic models as the
    ``direct`` strategy (:class:`pactx.validation.GroundedAgreementList`); mentions of one pact
-   (same parties and type) become one record. The answer probabilities become each record's
+   (same parties) become one record (§2.11); parties named as a threat, target or created body
+   are not offered (§3.1, §3.4). The answer probabilities become each record's
    :class:`pactx.schema.Confidence` and each party's ``confidence``.
 
 All questions about a document put the document first, so a model with a prompt cache reads
@@ -28,16 +29,26 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from pactx.choices import ChoiceScorer, normalized
-from pactx.cues import mentions_agreement, obligations_cued, statuses_cued, types_cued
+from pactx.cues import (
+    LIST_END,
+    LIST_JOIN,
+    MEMBERSHIP_CHANGE,
+    PLURAL_INSTRUMENT_WITH,
+    mentions_agreement,
+    not_a_side,
+    obligations_cued,
+    specific_type_cued,
+    statuses_cued,
+    types_cued,
+)
 from pactx.grounding import SourceText, Span, evidence_spans
 from pactx.parties import Mention, find_mentions, party_key, party_keys, proper_noun_mentions
 from pactx.prompts import Prompt
 from pactx.schema import (
-    STATUS_RANK,
     AgreementStatus,
     AgreementType,
-    Confidence,
     Obligation,
+    PartyKind,
     SecurityAgreement,
     TokenUsage,
 )
@@ -105,12 +116,54 @@ class StagedAnswer:
     warnings: list[str] = field(default_factory=list)
 
 
+def _identity(mention: Mention) -> str:
+    return mention.code or "~" + mention.surface.casefold()
+
+
 def _distinct(mentions: Sequence[Mention]) -> list[Mention]:
     """One mention per party (by code; by name for a party without one), in text order."""
     seen: dict[str, Mention] = {}
     for mention in mentions:
-        seen.setdefault(mention.code or "~" + mention.surface.casefold(), mention)
+        seen.setdefault(_identity(mention), mention)
     return list(seen.values())
+
+
+def _lists(text: str, mentions: Sequence[Mention]) -> list[list[Mention]]:
+    """The mentions grouped into lists ("Senegal, Nigeria and Ghana"); a lone mention is a list
+    of one. Names joined only by commas, with no "and" or "or" closing them, are not a list
+    ("Under pressure from China, Japan signed ...")."""
+    runs: list[list[Mention]] = []
+    for mention in mentions:
+        if runs and LIST_JOIN.match(text[runs[-1][-1].end : mention.start]):
+            runs[-1].append(mention)
+        else:
+            runs.append([mention])
+    split: list[list[Mention]] = []
+    for run in runs:
+        if len(run) > 1 and not LIST_END.match(text[run[-2].end : run[-1].start]):
+            split.extend([m] for m in run)
+        else:
+            split.append(run)
+    return split
+
+
+def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
+    """The distinct mentions that may be sides of an agreement, in text order.
+
+    A party every mention of which reads as a threat, target, rival, venue, source of troops
+    or created body (:func:`pactx.cues.not_a_side`; guidelines §3.1, §3.4), or follows such a
+    mention in a list, is left out, unless that leaves fewer than two names to choose from.
+    """
+    aside: dict[str, bool] = {}
+    for run in _lists(text, sorted(mentions, key=lambda m: m.start)):
+        flagged = not_a_side(text, run[0].start, run[0].end)  # a list's items share one role
+        for mention in run:
+            flagged = flagged or not_a_side(text, mention.start, mention.end)
+            key = _identity(mention)
+            aside[key] = aside.get(key, True) and flagged
+    distinct = _distinct(mentions)
+    kept = [m for m in distinct if not aside[_identity(m)]]
+    return kept if len(kept) >= 2 else distinct
 
 
 def propose(text: str) -> list[Candidate]:
@@ -134,16 +187,25 @@ def propose(text: str) -> list[Candidate]:
 
     candidates: list[Candidate] = []
     for index, passage in enumerate(passages):
-        if not mentions_agreement(passage.text):
+        if not (mentions_agreement(passage.text) or _membership_change(passage, mentions)):
             continue
-        found = _distinct(inside(passage, mentions))
-        if len(found) < 2 and index > 0:
-            found = _distinct(inside(passages[index - 1], mentions) + found)
-        if len(found) < 2:
-            found = _distinct(found + inside(passage, others))
+        scope = inside(passage, mentions)
+        if len(_distinct(scope)) < 2 and index > 0:
+            scope = inside(passages[index - 1], mentions) + scope
+        if len(_distinct(scope)) < 2:
+            scope = scope + inside(passage, others)
+        found = _sides(text, scope)
         if len(found) >= 2:
             candidates.append(Candidate(passage, tuple(found[:_MAX_PARTY_CANDIDATES])))
     return candidates[:_MAX_CANDIDATES]
+
+
+def _membership_change(passage: Span, mentions: Sequence[Mention]) -> bool:
+    """True when the passage speaks of joining or leaving an organization it names (§5.2)."""
+    return MEMBERSHIP_CHANGE.search(passage.text) is not None and any(
+        m.kind is PartyKind.ORGANIZATION and passage.start <= m.start and m.end <= passage.end
+        for m in mentions
+    )
 
 
 class _Form:
@@ -205,18 +267,34 @@ class _Asker:
         return normalized(scores.logprobs)
 
 
-def _record(asker: _Asker, candidate: Candidate, threshold: float) -> dict[str, object] | None:
-    """The record the model builds from one candidate, or ``None`` if it reports no agreement."""
+def _dyads(candidate: Candidate, chosen: Sequence[int]) -> list[list[int]]:
+    """The chosen parties, one group per record: several instruments "with" several partners
+    ("signed defence pacts with France and Germany") are one record per partner (§2.11)."""
+    passage = candidate.passage
+    plural = PLURAL_INSTRUMENT_WITH.search(passage.text)
+    if plural is not None:
+        cut, after = passage.start + plural.start(), passage.start + plural.end()
+        common = [i for i in chosen if candidate.mentions[i].start < cut]
+        partners = [i for i in chosen if candidate.mentions[i].start >= after]
+        if common and len(partners) >= 2:
+            return [common + [partner] for partner in partners]
+    return [list(chosen)]
+
+
+def _records(asker: _Asker, candidate: Candidate, threshold: float) -> list[dict[str, object]]:
+    """The records the model builds from one candidate; none if it reports no agreement."""
     passage = candidate.passage.text
     questions = asker.prompt.questions
     form = _Form(asker, passage)
     p_report = form.yes(questions["report"])
     if p_report < threshold:
-        return None
+        return []
     status, p_status = form.choose(
         questions["status"], {s.value: STATUS_WORDS[s] for s in statuses_cued(passage)}
     )
-    kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in types_cued(passage)})
+    specific = specific_type_cued(passage)  # a deciding cue fixes the kind (guidelines §4)
+    kinds = [specific] if specific is not None else types_cued(passage)
+    kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in kinds})
     party_p = [
         form.yes(asker.prompt.question("party", name=" ".join(m.surface.split())))
         for m in candidate.mentions
@@ -228,44 +306,43 @@ def _record(asker: _Asker, candidate: Candidate, threshold: float) -> dict[str, 
         for o in obligations_cued(passage)
         if form.yes(asker.prompt.question("obligation", obligation=OBLIGATION_PHRASES[o])) >= 0.5
     ]
-    return {
-        "evidence": [{"quote": passage}],
-        "parties": [
-            {"name": candidate.mentions[i].surface, "role": "member", "confidence": party_p[i]}
-            for i in sorted(chosen)
-        ],
-        "agreement_type": kind,
-        "status": status,
-        "obligations": obligations,
-        "confidence": {"agreement": p_report, "status": p_status, "agreement_type": p_type},
-    }
+    return [
+        {
+            "evidence": [{"quote": passage}],
+            "parties": [
+                {"name": candidate.mentions[i].surface, "role": "member", "confidence": party_p[i]}
+                for i in group
+            ],
+            "agreement_type": kind,
+            "status": status,
+            "obligations": obligations,
+            "confidence": {"agreement": p_report, "status": p_status, "agreement_type": p_type},
+        }
+        for group in _dyads(candidate, sorted(chosen))
+    ]
 
 
 def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
-    """One record per pact: validated mentions with the same parties and type are merged.
+    """One record per pact: validated mentions with the same parties are merged (§2.11).
 
     Parties are compared by :func:`pactx.parties.party_keys` (so "Washington" and "the United
-    States" are one party). The merged record keeps the first mention's fields, every passage
-    as evidence (up to the schema's four), the most advanced status, the union of obligations
-    and the highest confidences.
+    States" are one party). Several descriptions of one pact in a text are one record, whatever
+    kind or stage each passage suggests: the merged record keeps the first mention's fields
+    (news reports lead with the event itself; later passages add background), every passage
+    as evidence (up to the schema's four), the union of obligations and the highest confidences.
     """
-    groups: dict[tuple[frozenset[str], AgreementType], SecurityAgreement] = {}
+    groups: dict[frozenset[str], SecurityAgreement] = {}
     for agreement in agreements:
-        key = (party_keys(agreement), agreement.agreement_type)
+        key = party_keys(agreement)
         kept = groups.get(key)
         if kept is None:
             groups[key] = agreement
             continue
         kept.evidence = (kept.evidence + agreement.evidence)[:4]
-        if STATUS_RANK[agreement.status] > STATUS_RANK[kept.status]:
-            kept.status = agreement.status
         kept.obligations = list(dict.fromkeys(kept.obligations + agreement.obligations))
         if kept.confidence is not None and agreement.confidence is not None:
-            mine, theirs = kept.confidence, agreement.confidence
-            kept.confidence = Confidence(
-                agreement=max(mine.agreement, theirs.agreement),
-                status=max(mine.status or 0.0, theirs.status or 0.0),
-                agreement_type=max(mine.agreement_type or 0.0, theirs.agreement_type or 0.0),
+            kept.confidence = kept.confidence.model_copy(
+                update={"agreement": max(kept.confidence.agreement, agreement.confidence.agreement)}
             )
         by_key = {party_key(p): p for p in agreement.parties}
         for party in kept.parties:
@@ -280,7 +357,7 @@ def run_staged(scorer: ChoiceScorer, prompt: Prompt, text: str, *, threshold: fl
     if not prompt.questions:
         raise ValueError(f"prompt {prompt.name} has no [questions]; the staged strategy needs them")
     asker = _Asker(scorer, prompt)
-    records = [r for c in propose(text) if (r := _record(asker, c, threshold)) is not None]
+    records = [r for c in propose(text) for r in _records(asker, c, threshold)]
     context = validation_context(text)
     agreements: list[SecurityAgreement] = []
     warnings: list[str] = context["warnings"]

@@ -281,6 +281,75 @@ def test_split_runs_refuse_to_update_the_baseline(split_evals: Path, tmp_path: P
     assert unknown.exit_code == 2 and "unknown split" in unknown.output
 
 
+HOLDOUT_SPLIT = ("seed-000-01", "seed-001-13")
+
+
+@pytest.fixture
+def holdout_evals(split_evals: Path) -> Path:
+    """The split fixtures with two of the dev cases moved to the ``holdout`` split."""
+    path = split_evals / "fixtures" / "cases.jsonl"
+    raws = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for raw in raws:
+        raw["split"] = "holdout" if raw["id"] in HOLDOUT_SPLIT else raw["split"]
+    path.write_text("".join(json.dumps(raw, ensure_ascii=False) + "\n" for raw in raws), encoding="utf-8")
+    return split_evals
+
+
+def test_the_holdout_split_is_run_reported_and_gated_like_test(
+    holdout_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpenAIServer(gold_responder(holdout_evals), model="gate-model") as server:
+        accepted = run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a")
+        only = run_eval(["--mode", "live", "--split", "holdout"], monkeypatch, server, tmp_path / "h")
+    assert accepted.exit_code == 0, accepted.output
+    assert only.exit_code == 0, only.output
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["run"]["cases_by_split"] == {"dev": 1, "test": 3, "holdout": 2}
+    assert "| metric | dev | dev floor | test | test floor | holdout | holdout floor |" in (tmp_path / "a" / "report.md").read_text()
+    narrowed = json.loads((tmp_path / "h" / "report.json").read_text())
+    assert {doc["id"] for doc in narrowed["scores"]["documents"]} == set(HOLDOUT_SPLIT)
+    baseline = json.loads((holdout_evals / "baselines" / "gate-model.direct.json").read_text())
+    assert set(baseline["splits"]) == {"dev", "test", "holdout"}
+    table = runner.invoke(app, ["eval", "table"])
+    assert "| gate-model · direct | holdout | 1.00" in table.output
+    assert "| floor (rules, no LLM) | holdout |" in table.output
+    gold, broken = gold_responder(holdout_evals), gold_responder(holdout_evals, degrade=True)
+    holdout_texts = {c.text for c in load_cases(holdout_evals / "fixtures" / "cases.jsonl", split="holdout")}
+
+    def regress_on_holdout(request: dict[str, Any]) -> dict[str, Any]:
+        return (broken if document_of(request) in holdout_texts else gold)(request)
+
+    with FakeOpenAIServer(regress_on_holdout, model="gate-model") as server:
+        worse = run_eval(["--mode", "live", "--check"], monkeypatch, server, tmp_path / "c")
+    assert worse.exit_code == 1
+    gate = json.loads((tmp_path / "c" / "report.json").read_text())["gate"]
+    assert gate["reasons"] and all(reason.startswith("[holdout] ") for reason in gate["reasons"])
+    assert set(gate["comparison"]) == {"dev", "test", "holdout"}
+
+
+def test_a_baseline_older_than_the_holdout_split_fails_the_gate_and_says_so(
+    holdout_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeOpenAIServer(gold_responder(holdout_evals), model="gate-model") as server:
+        assert run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a").exit_code == 0
+        # a baseline recorded before the holdout split: no holdout answers, no holdout scores
+        answers = holdout_evals / "baselines" / "gate-model.direct.predictions.jsonl"
+        kept = [line for line in answers.read_text().splitlines() if json.loads(line)["id"] not in HOLDOUT_SPLIT]
+        answers.write_text("\n".join(kept) + "\n")
+        report_file = holdout_evals / "baselines" / "gate-model.direct.json"
+        old = json.loads(report_file.read_text())
+        del old["splits"]["holdout"]
+        report_file.write_text(json.dumps(old))
+        result = run_eval(["--mode", "live", "--check"], monkeypatch, server, tmp_path / "b")
+    assert result.exit_code == 1
+    gate = json.loads((tmp_path / "b" / "report.json").read_text())["gate"]
+    assert [r[:41] for r in gate["reasons"]] == ["[holdout] the baseline has no answers for"]
+    table = runner.invoke(app, ["eval", "table"]).output
+    assert "| gate-model · direct | test | 1.00" in table
+    assert "| gate-model · direct | holdout (not in this baseline) | – |" in table
+    assert "| floor (rules, no LLM) | holdout (not in this baseline) | – |" in table
+
+
 def test_a_document_the_floor_fails_on_is_a_failed_floor_prediction(monkeypatch: pytest.MonkeyPatch) -> None:
     from pactx.evals import runner as eval_runner
     from pactx.schema import Evidence

@@ -116,7 +116,7 @@ def test_run_staged_builds_grounded_records_with_confidences() -> None:
     assert agreement.confidence is not None
     assert agreement.confidence.agreement == pytest.approx(0.9)
     assert agreement.confidence.status == 1.0  # "signed" is the only stage the passage cues: no question
-    assert agreement.confidence.agreement_type == pytest.approx(0.6)
+    assert agreement.confidence.agreement_type == 1.0  # the mutual-defence cue decides the kind: no question
     assert all(p.confidence == pytest.approx(0.9) for p in agreement.parties)
     assert answer.questions == len(scorer.calls)
     assert answer.usage.prompt_tokens == sum(len(p.split()) for p, _ in scorer.calls)
@@ -166,6 +166,64 @@ def test_two_mentions_of_one_pact_become_one_record() -> None:
     answer = run_staged(ScriptedScorer(agreement={"Poland": 0.9}), PROMPT, text)
     assert len(answer.agreements) == 1
     assert len(answer.agreements[0].evidence) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "sides"),
+    [
+        ("Australia and Tuvalu signed a security pact to counter China's growing influence.", ["AUS", "TUV"]),
+        ("Oman and Qatar signed a maritime security pact against Iran on Sunday.", ["OMN", "QAT"]),
+        ("Canada and the EU signed a defence partnership to reduce Canada's reliance on the US.", ["CAN", "EU"]),
+        ("Japan and the Philippines signed an access agreement amid threats from China.", ["JPN", "PHL"]),
+        ("Mali, Niger and Burkina Faso signed a charter creating the Alliance of Sahel States.", ["MLI", "NER", "BFA"]),
+        ("La France et l'Allemagne ont signé un pacte de défense contre la Russie.", ["FRA", "DEU"]),
+        ("ECOWAS and Liberia signed a mission agreement keeping troops from Senegal, Nigeria and Ghana there.", ["ECOWAS", "LBR"]),
+        ("The accord commits Britain and Ukraine to consult within a day if Russia attacks Ukraine again.", ["GBR", "UKR"]),
+        ("NATO and Japan agreed a partnership programme at the Vilnius summit.", ["NATO", "JPN"]),
+        ("Japan and the Philippines signed an access agreement at a meeting in Jakarta.", ["JPN", "PHL"]),
+    ],
+)
+def test_threats_targets_and_created_bodies_are_not_offered_as_parties(text: str, sides: list[str]) -> None:
+    (candidate,) = propose(text)
+    assert [m.code for m in candidate.mentions] == sides
+
+
+def test_a_side_is_kept_when_any_of_its_mentions_reads_as_one() -> None:
+    text = "Under pressure from China, Japan signed a defence pact with the Philippines; China signed one with Laos."
+    (candidate,) = propose(text)
+    assert [m.code for m in candidate.mentions] == ["CHN", "JPN", "PHL", "LAO"]  # China is also a subject
+
+
+def test_filtering_never_leaves_fewer_than_two_names() -> None:
+    (candidate,) = propose("Japan signed a new defence pact to counter China.")
+    assert [m.code for m in candidate.mentions] == ["JPN", "CHN"]
+
+
+def test_several_instruments_with_several_partners_are_one_record_each() -> None:
+    text = "Ukraine signed bilateral security agreements with France and Germany on Friday."
+    answer = run_staged(ScriptedScorer(agreement={"Ukraine": 0.9}), PROMPT, text)
+    assert sorted(sorted(p.code for p in a.parties) for a in answer.agreements) == [["DEU", "UKR"], ["FRA", "UKR"]]
+    assert all(a.evidence[0].quote == text for a in answer.agreements)
+    single = run_staged(ScriptedScorer(agreement={"Ukraine": 0.9}), PROMPT, text.replace("agreements", "agreement"))
+    assert [sorted(p.code for p in a.parties) for a in single.agreements] == [["DEU", "FRA", "UKR"]]
+
+
+def test_a_pact_described_twice_is_one_record_with_the_first_descriptions_fields() -> None:
+    text = (
+        "Poland and Lithuania signed a mutual defence treaty on Tuesday. "
+        "Troops of Poland and Lithuania are already stationed at joint bases under the pact, which took effect last year."
+    )
+    answer = run_staged(ScriptedScorer(agreement={"Poland": 0.9}), PROMPT, text)
+    (agreement,) = answer.agreements
+    assert agreement.agreement_type is AgreementType.DEFENSE_PACT and agreement.status is AgreementStatus.SIGNED
+    assert len(agreement.evidence) == 2
+
+
+def test_joining_or_leaving_an_organization_is_a_candidate_without_a_word_for_an_agreement() -> None:
+    (candidate,) = propose("Finland became the 31st member of NATO on Tuesday.")
+    assert [m.code for m in candidate.mentions] == ["FIN", "NATO"]
+    assert propose("Finland and Sweden held talks with NATO officials on Tuesday.") == []
+    assert propose("Finland and Sweden said they would leave the decision to parliament.") == []
 
 
 def test_mentions_are_merged_by_party_identity_not_by_name() -> None:

@@ -1,6 +1,6 @@
 """``pactx eval``: run the extractor over the fixtures, score, report, and gate CI.
 
-* ``pactx eval [--mode live|record|replay] [--model M] [--split dev|test|all] [--check] [--update-baseline]``
+* ``pactx eval [--mode live|record|replay] [--model M] [--split dev|test|holdout|all] [--check] [--update-baseline]``
 * ``pactx eval init`` a starter ``evals/`` folder in the current project
 * ``pactx eval score PREDICTIONS.jsonl`` scores any predictions file, no model needed
 * ``pactx eval compare A.jsonl B.jsonl`` paired comparison of two prediction files
@@ -59,7 +59,7 @@ EvalsDirOption = Annotated[
 ]
 SuiteOption = Annotated[str, typer.Option("--suite", help="project (the evals folder's fixtures) or builtin (pactx's own).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.json/.md/.html and predictions.")]
-SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test or all.")]
+SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test, holdout or all.")]
 SPLIT_CHOICES = (*SPLITS, "all")
 PriceOption = Annotated[
     str | None,
@@ -287,11 +287,21 @@ def _table_cells(head: dict[str, Any], *, with_ci: bool) -> str:
     )
 
 
-def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per-split headline and floor of a baseline report; one ``all`` entry for an old one."""
+def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """Per-split headline and floor of a baseline report, in ``SPLITS`` order.
+
+    A split the report has no scores for (added after it was recorded) maps to ``None``; a
+    report older than the splits gives one ``all`` entry.
+    """
     if report.get("splits"):
-        return dict(report["splits"])
+        recorded = dict(report["splits"])
+        return {name: recorded.get(name) for name in SPLITS} | recorded
     return {"all (baseline predates the split)": {"headline": report["headline"], "floor": report["floor"]}}
+
+
+def _seconds(run: dict[str, Any]) -> str:
+    """A baseline's seconds per document; none for a replayed one (it timed no model)."""
+    return "– (replayed)" if run.get("mode") == "replay" else f"{run.get('seconds_per_document', 0):.1f}"
 
 
 @eval_app.command("table")
@@ -319,10 +329,15 @@ def table_command(
         default = model == DEFAULT_EMBEDDED_MODEL and known is not None and known.default_strategy == strategy
         label = f"{model} · {strategy}{' (default)' if default else ''}"
         for split, entry in _report_splits(report).items():
+            if entry is None:  # a split added after this baseline was recorded
+                note = f"{split} (not in this baseline) | – | – | – | – | – | –"
+                rows.append(f"| {label} | {note} |")
+                floor_rows.append(f"| floor (rules, no LLM) | {note} |")
+                continue
             head = entry["headline"]
             rows.append(
                 f"| {label} | {split} | {_table_cells(head, with_ci=True)} "
-                f"| {_fmt2(head['schema_valid']['value'])} | {report['run'].get('seconds_per_document', 0):.1f} |"
+                f"| {_fmt2(head['schema_valid']['value'])} | {_seconds(report['run'])} |"
             )
             floor = entry["floor"]["headline"]
             floor_rows.append(

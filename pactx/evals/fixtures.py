@@ -12,8 +12,9 @@ from pactx.schema import ExtractionResult, SecurityAgreement
 
 __all__ = ["SPLITS", "Case", "load_cases", "by_split", "fixture_hash", "default_fixtures_path", "evals_dir"]
 
-SPLITS: tuple[str, ...] = ("dev", "test")
-"""``dev``: seen while the rules and prompts were built; ``test``: written after they were frozen."""
+SPLITS: tuple[str, ...] = ("dev", "test", "holdout")
+"""``dev``: seen while the rules and prompts were built; ``test``: written after they were frozen;
+``holdout``: written later still, by an annotator who had not seen the extractor's rules."""
 
 
 def evals_dir(option: str | Path | None = None) -> Path:
@@ -47,14 +48,14 @@ class Case:
 
 def _check_split(split: str, where: str) -> str:
     if split not in SPLITS:
-        raise ValueError(f"{where}: unknown split {split!r}; choose {' or '.join(SPLITS)}")
+        raise ValueError(f"{where}: unknown split {split!r}; choose {', '.join(SPLITS)}")
     return split
 
 
 def load_cases(path: str | Path | None = None, split: str | None = None) -> list[Case]:
     """Read a fixtures file (one JSON case per line), validating every gold result.
 
-    ``split`` keeps only the cases of that split (``dev`` or ``test``); ``None`` or ``all``
+    ``split`` keeps only the cases of that split (one of :data:`SPLITS`); ``None`` or ``all``
     keeps every case.
     """
     if split == "all":

@@ -33,6 +33,9 @@ __all__ = [
     "write_reports",
 ]
 
+_SPLIT_LEGEND = "dev: seen in development; test: held out; holdout: written blind after the rules were frozen"
+
+
 _LABELS = {
     "detection_f1": "agreement detection F1",
     "parties_f1": "parties F1 (codes)",
@@ -146,7 +149,7 @@ def print_terminal(report: dict[str, Any], console: Console | None = None) -> No
     console.print(table)
     columns, rows = split_table(report)
     if rows and len(columns) > 1:
-        by_split = Table(title="by split (dev: seen in development; test: held out)")
+        by_split = Table(title=f"by split ({_SPLIT_LEGEND})")
         for column in columns:
             by_split.add_column(column)
         for row in rows:
@@ -185,7 +188,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {_LABELS[name]} | {_fmt(metric['value'])} | {_ci(metric)} | {_fmt(floor['value'])} | {_counts(metric)} |")
     columns, rows = split_table(report)
     if len(columns) > 1:
-        lines += ["", "By split (dev: seen in development; test: held out):", ""]
+        lines += ["", f"By split ({_SPLIT_LEGEND}):", ""]
         lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
     agreement = report.get("annotator_agreement")
