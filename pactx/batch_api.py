@@ -237,7 +237,6 @@ class _BatchBackend:
         self.book = book
         self.on_miss = "defer"
         self.misses: list[_Request] = []
-        self.hits = 0
         self.live_calls = 0
 
     def generation_params(self) -> dict[str, Any]:
@@ -256,7 +255,6 @@ class _BatchBackend:
         request = self.request(kwargs)
         stored = self.book.answer(request.custom_id) if self.book is not None else None
         if stored is not None:
-            self.hits += 1
             return ChatCompletion.model_validate_json(stored)
         if self.on_miss == "live":
             self.live_calls += 1
@@ -438,7 +436,9 @@ class CollectReport:
     already_done: int = 0
     pending: int = 0
     batch_answers: int = 0
+    """Requests the job's batches answered (every round)."""
     live_calls: int = 0
+    """Live model calls this collect made (re-asks, requests the batches did not answer)."""
     unanswered: int = 0
     malformed: int = 0
     rounds: int = 1
@@ -1116,8 +1116,9 @@ def collect(
                 break
             if not wait:
                 return report
-    report.batch_answers, report.live_calls = session.backend.hits, session.backend.live_calls
+    report.live_calls = session.backend.live_calls
     parts = loaded.parts()
+    report.batch_answers = sum(int(p.get("answers") or 0) for p in parts)
     report.unanswered = sum(int(p.get("unanswered") or 0) for p in parts)
     report.malformed = sum(int(p.get("malformed") or 0) for p in parts)
     report.state = "done"

@@ -100,6 +100,7 @@ class _Batch:
     status: str = "validating"
     polls_left: int = 0
     lines: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
     cancel_requested: bool = False
     output_file_id: str | None = None
     error_file_id: str | None = None
@@ -282,6 +283,7 @@ class BatchService:
                 plan=plan,
                 created_at=int(time.time()),
             )
+            batch.problems = self._parse(batch)
             self.batches[batch.id] = batch
         self._pause("create")
         return _json(200, batch.to_json())
@@ -317,9 +319,8 @@ class BatchService:
         """One step of a batch, taken on each retrieve."""
         now = int(time.time())
         if batch.status == "validating":
-            problems = self._parse(batch)
-            if problems or batch.plan.outcome == "failed":
-                batch.errors = problems or [
+            if batch.problems or batch.plan.outcome == "failed":
+                batch.errors = batch.problems or [
                     {"code": batch.plan.failure_code, "message": "the batch could not be run", "param": None, "line": None}
                 ]
                 batch.status = "failed"
