@@ -14,6 +14,7 @@ key (and, to test redaction, echo the wrong key back in its error), and inject f
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -29,7 +30,7 @@ from pactx.baseline import baseline_agreements
 from pactx.prompts import fenced_document
 from pactx.testserver_batch import BatchPlan, BatchService
 
-__all__ = ["BatchPlan", "FakeOpenAIServer", "FaultPlan", "FAULT_KINDS", "floor_responder"]
+__all__ = ["BatchPlan", "FakeOpenAIServer", "FaultPlan", "FAULT_KINDS", "floor_responder", "reasking_responder"]
 
 FAULT_KINDS = ("429", "500", "503", "malformed", "drop", "slow")
 
@@ -55,6 +56,22 @@ def document_of(request: dict[str, Any]) -> str:
 def floor_responder(request: dict[str, Any]) -> dict[str, Any]:
     """Answer with the rule-based floor's agreements, in the LLM's response shape."""
     return json.loads(_floor_answer(document_of(request)))
+
+
+def reasking_responder(share: float) -> Responder:
+    """The floor's answers, except that a first ask about ``share`` of the documents (chosen by
+    the SHA-256 of the document, so a retry picks the same ones) gets an ungrounded quote."""
+
+    def respond(request: dict[str, Any]) -> dict[str, Any]:
+        document = document_of(request)
+        digest = int(hashlib.sha256(document.encode("utf-8")).hexdigest()[:8], 16)
+        if len(request.get("messages", [])) <= 2 and digest < share * 0x100000000:
+            quote = "a passage that this document does not contain"
+            return {"agreements": [{"evidence": [{"quote": quote}], "parties": [{"name": "Atlantis"}],
+                                    "agreement_type": "defense_pact", "status": "signed"}]}
+        return floor_responder(request)
+
+    return respond
 
 
 @lru_cache(maxsize=4096)
@@ -305,8 +322,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds from a request's arrival to its answer")
     parser.add_argument("--model", default="fake-model")
+    parser.add_argument(
+        "--reask-share", type=float, default=0.0,
+        help="share of documents whose first answer quotes text the document does not hold (so it is re-asked)",
+    )
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(model=args.model, latency=args.latency)
+    responder = reasking_responder(args.reask_share) if args.reask_share else None
+    server = FakeOpenAIServer(responder, model=args.model, latency=args.latency)
     print(server.url, flush=True)
     server.serve_forever()
 
