@@ -609,19 +609,31 @@ def submit(
     )
     if not config.base_url:
         raise ConfigurationError("the Batch API needs an endpoint: pass base_url or set PACTX_BASE_URL")
+    chosen = load_prompt(prompt or default_prompt("direct"))
+    settings: dict[str, Any] = {
+        "base_url": config.base_url.rstrip("/"), "prompt_sha256": chosen.sha256,
+        "min_confidence": min_confidence, "max_reasks": max_reasks, "max_chunk_chars": max_chunk_chars,
+        "chunk_overlap": chunk_overlap, "timeout": timeout, "temperature": temperature, "seed": seed,
+        "max_tokens": max_tokens,
+    }
     count, duplicates, documents_sha = _write_documents(docs, folder)
     if (folder / "manifest.json").is_file():
         existing = _Job.load(folder)
         (folder / "documents.jsonl.tmp").unlink()
         if existing.data["documents_sha256"] != documents_sha:
             raise ConfigurationError(f"{folder} already holds job {existing.id}, with other documents; choose another folder")
+        given = {**settings, **({"model": config.model} if config.model else {}), **({"mode": config.mode} if config.mode else {})}
+        changed = sorted(k for k, v in given.items() if existing.config.get(k) != v)
+        if changed:
+            raise ConfigurationError(
+                f"{folder} already holds job {existing.id}, submitted with other {', '.join(changed)}; choose another folder"
+            )
         with _Session(existing, api_key=api_key, cache=None, book=False) as session:
             session.advance()
         return status(folder, api_key=api_key, refresh=False)
     os.replace(folder / "documents.jsonl.tmp", folder / "documents.jsonl")
     live = OpenAIBackend(config)  # resolves the model (the first one served when none is given)
     try:
-        chosen = load_prompt(prompt or default_prompt("direct"))
         (folder / "prompt").mkdir(exist_ok=True)
         shutil.copyfile(chosen.path, folder / "prompt" / chosen.path.name)
         mode_name = next(name for name, value in MODES.items() if value == live.mode)
@@ -629,13 +641,7 @@ def submit(
             "format": MANIFEST_FORMAT,
             "job_id": uuid.uuid4().hex[:16],
             "created": time.time(),
-            "config": {
-                "base_url": live.base_url, "model": live.model, "mode": mode_name,
-                "prompt_file": chosen.path.name, "prompt_sha256": chosen.sha256,
-                "min_confidence": min_confidence, "max_reasks": max_reasks,
-                "max_chunk_chars": max_chunk_chars, "chunk_overlap": chunk_overlap, "timeout": timeout,
-                "temperature": temperature, "seed": seed, "max_tokens": max_tokens,
-            },
+            "config": {**settings, "model": live.model, "mode": mode_name, "prompt_file": chosen.path.name},
             "limits": {"max_requests": max_requests, "max_bytes": max_bytes},
             "reask": reask,
             "completion_window": completion_window,

@@ -285,6 +285,24 @@ def test_submit_again_on_the_same_folder_continues_and_refuses_other_inputs(
     assert again.job_id == first.job_id and len(server.batches.batches) == 1
     with pytest.raises(ConfigurationError, match="other documents"):
         batch_api.submit(docs[:2], tmp_path / "job", base_url=server.url, model="m", cache=False)
+    with pytest.raises(ConfigurationError, match="other max_reasks, model"):
+        batch_api.submit(docs, tmp_path / "job", base_url=server.url, model="n", cache=False, max_reasks=1)
+    assert len(server.batches.batches) == 1
+
+
+def test_long_documents_are_requested_chunk_by_chunk_and_merged_as_live(
+    server: FakeOpenAIServer, seed_lines: list[str], tmp_path: Path
+) -> None:
+    long_text = " ".join(seed_lines[:6])
+    live = Extractor(base_url=server.url, model="m", max_chunk_chars=400).extract(long_text, source_id="long")
+    assert live.metadata.chunks > 2
+    status = batch_api.submit([("long", long_text), ("short", SAHEL)], tmp_path / "job", base_url=server.url,
+                              model="m", cache=False, max_chunk_chars=400)
+    assert status.requests == live.metadata.chunks + 1
+    report = batch_api.collect(tmp_path / "job", cache=False)
+    assert (report.written, report.live_calls) == (2, 0)
+    [first, _] = _records(tmp_path / "job" / "out.jsonl")
+    assert _comparable(first) == _comparable({"id": "long", "source": None, "result": live.model_dump(mode="json")})
 
 
 def _cli(server: FakeOpenAIServer, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
