@@ -81,6 +81,7 @@ TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 MANIFEST_FORMAT = 1
 _ATTEMPTS = 3  # tries of an upload or a batch creation (each after looking for an earlier one)
 _FILE_TIMEOUT = 600.0  # seconds for an upload or a download of up to 200 MB
+_sleep = time.sleep  # between tries of an upload or a creation (tests replace it)
 
 
 # -- the job folder ---------------------------------------------------------------------------
@@ -324,7 +325,7 @@ class _Session:
             except _TRANSIENT as exc:
                 if attempt == _ATTEMPTS - 1:
                     raise _provider_error(exc, doing) from None
-                time.sleep(min(2.0**attempt, 30.0))
+                _sleep(min(2.0**attempt, 30.0))
             except openai.OpenAIError as exc:
                 raise _provider_error(exc, doing) from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -881,7 +882,7 @@ def collect(
             if running:
                 if not wait:
                     return report
-                time.sleep(poll_interval)
+                _sleep(poll_interval)
                 continue
             session.download_and_index(report)
             if _collect_round(session, report, policy, concurrency, requests_per_minute, tokens_per_minute):

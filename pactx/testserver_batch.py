@@ -6,7 +6,8 @@ batch is answered by the server's own chat-completion code, so a batch answer is
 answer a live call gets. :class:`BatchPlan` controls how a batch ends: completed, failed,
 expired or cancelled, with per-request error lines, malformed or missing result lines, and how
 many polls it stays in progress. :meth:`BatchService.hold` pauses a step right after it took
-effect, so a test can kill a client there (the server acted, the client never heard).
+effect, so a test can kill a client there (the server acted, the client never heard), and
+:meth:`BatchService.lose_reply` answers it with a 500 instead.
 
 >>> server = FakeOpenAIServer(batch_plans=[BatchPlan(outcome="expired", answered=3)])
 """
@@ -178,6 +179,8 @@ class BatchService:
         self.executed = 0
         self.calls: list[tuple[str, str]] = []
         self._holds: dict[str, Hold] = {}
+        self._lost: dict[str, int] = {}
+        self._refused: dict[str, int] = {}
         self._rng = random.Random(seed)
         self._lock = threading.RLock()
 
@@ -189,11 +192,30 @@ class BatchService:
         self._holds[step] = hold
         return hold
 
-    def _pause(self, step: str) -> None:
+    def lose_reply(self, step: str, times: int = 1) -> None:
+        """Answer the next ``times`` ``upload`` or ``create`` requests with HTTP 500 after they took effect."""
+        self._lost[step] = times
+
+    def refuse(self, step: str, times: int = 1) -> None:
+        """Answer the next ``times`` ``upload`` or ``create`` requests with HTTP 500, doing nothing."""
+        self._refused[step] = times
+
+    def _refuses(self, step: str) -> bool:
+        if self._refused.get(step):
+            self._refused[step] -= 1
+            return True
+        return False
+
+    def _pause(self, step: str) -> Reply | None:
+        """Hold the reply if a test asked to; the reply to send instead, if one is to be lost."""
         hold = self._holds.pop(step, None)
         if hold is not None:
             hold.reached.set()
             hold.release.wait(timeout=60)
+        if self._lost.get(step):
+            self._lost[step] -= 1
+            return _error(500, "The server had an error while processing your request.", "server_error")
+        return None
 
     def count(self, method: str, route: str) -> int:
         """Requests received for ``route`` (``files``, ``file``, ``content``, ``batches``, ``batch``, ``cancel``)."""
@@ -233,13 +255,14 @@ class BatchService:
         return item
 
     def _post_files(self, _: str | None, query: dict[str, str], content_type: str, body: bytes) -> Reply:
+        if self._refuses("upload"):
+            return _error(500, "The server had an error while processing your request.", "server_error")
         fields = _multipart(content_type, body)
         if "file" not in fields or "purpose" not in fields:
             return _error(400, "an upload needs the fields 'file' and 'purpose'")
         filename, data = fields["file"]
         item = self._new_file(filename or "upload.jsonl", fields["purpose"][1].decode("utf-8"), data)
-        self._pause("upload")
-        return _json(200, item.to_json())
+        return self._pause("upload") or _json(200, item.to_json())
 
     def _get_files(self, _: str | None, query: dict[str, str], content_type: str, body: bytes) -> Reply:
         with self._lock:
@@ -255,12 +278,13 @@ class BatchService:
         item = self.files.get(file_id or "")
         if item is None:
             return _error(404, f"no such file: {file_id}")
-        self._pause("content")
-        return 200, item.data, "application/octet-stream"
+        return self._pause("content") or (200, item.data, "application/octet-stream")
 
     # -- batches ------------------------------------------------------------------------------
 
     def _post_batches(self, _: str | None, query: dict[str, str], content_type: str, body: bytes) -> Reply:
+        if self._refuses("create"):
+            return _error(500, "The server had an error while processing your request.", "server_error")
         try:
             request = json.loads(body or b"{}")
         except ValueError:
@@ -285,8 +309,7 @@ class BatchService:
             )
             batch.problems = self._parse(batch)
             self.batches[batch.id] = batch
-        self._pause("create")
-        return _json(200, batch.to_json())
+        return self._pause("create") or _json(200, batch.to_json())
 
     def _get_batches(self, _: str | None, query: dict[str, str], content_type: str, body: bytes) -> Reply:
         with self._lock:

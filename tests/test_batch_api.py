@@ -19,7 +19,7 @@ from helpers import SAHEL, UNGROUNDED_ANSWER
 from pactx import Extractor, batch_api
 from pactx.batch_api import BatchStatus, CollectReport
 from pactx.cli import app
-from pactx.errors import ConfigurationError
+from pactx.errors import ConfigurationError, ProviderError
 from pactx.testserver import BatchPlan, FakeOpenAIServer, floor_responder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -303,6 +303,57 @@ def test_long_documents_are_requested_chunk_by_chunk_and_merged_as_live(
     assert (report.written, report.live_calls) == (2, 0)
     [first, _] = _records(tmp_path / "job" / "out.jsonl")
     assert _comparable(first) == _comparable({"id": "long", "source": None, "result": live.model_dump(mode="json")})
+
+
+@pytest.mark.parametrize("step", ["upload", "create"])
+def test_a_lost_reply_is_found_on_the_provider_not_repeated(
+    step: str, server: FakeOpenAIServer, seed_lines: list[str], tmp_path: Path
+) -> None:
+    server.batches.lose_reply(step)  # the server acts, then answers 500
+    status = batch_api.submit(_docs(seed_lines, 2), tmp_path / "job", base_url=server.url, model="m", cache=False)
+    assert len([f for f in server.batches.files.values() if f.purpose == "batch"]) == 1
+    [batch] = server.batches.batches.values()
+    assert status.parts[0].batch_id == batch.id
+    assert server.batches.count("POST", "files" if step == "upload" else "batches") == 1
+    assert server.batches.count("GET", "files" if step == "upload" else "batches") == 1  # looked it up
+
+
+def test_a_step_that_keeps_failing_stops_with_a_provider_error_and_resumes(
+    server: FakeOpenAIServer, seed_lines: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(batch_api, "_sleep", waits.append)
+    server.batches.refuse("create", times=3)
+    docs = _docs(seed_lines, 2)
+    with pytest.raises(ProviderError, match="InternalServerError .HTTP 500. while creating the batch"):
+        batch_api.submit(docs, tmp_path / "job", base_url=server.url, model="m", cache=False)
+    assert waits == [1.0, 2.0] and not server.batches.batches
+    assert batch_api.status(tmp_path / "job").state == "submitting"
+    resumed = batch_api.submit(docs, tmp_path / "job", base_url=server.url, model="m", cache=False)
+    assert resumed.state == "in_progress" and len(server.batches.batches) == 1
+
+
+def test_bad_options_and_folders_are_refused_by_name(server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    submit = lambda **options: batch_api.submit([SAHEL], tmp_path / "job", base_url=server.url, model="m", **options)  # noqa: E731
+    with pytest.raises(ConfigurationError, match="unknown reask policy 'later'"):
+        submit(reask="later")
+    with pytest.raises(ConfigurationError, match="must be positive"):
+        submit(max_requests=0)
+    with pytest.raises(ConfigurationError, match="direct strategy only"):
+        submit(strategy="staged")
+    submit(cache=False)
+    with pytest.raises(ConfigurationError, match="unknown reask policy"):
+        batch_api.collect(tmp_path / "job", reask="never")
+    prompt = next((tmp_path / "job" / "prompt").glob("*.toml"))
+    prompt.write_text(prompt.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="prompt file changed since submit"):
+        batch_api.collect(tmp_path / "job")
+    (tmp_path / "job" / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="not a readable manifest"):
+        batch_api.status(tmp_path / "job")
+    (tmp_path / "job" / "manifest.json").write_text('{"format": 99}', encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="manifest format 99"):
+        batch_api.status(tmp_path / "job")
 
 
 def _cli(server: FakeOpenAIServer, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
