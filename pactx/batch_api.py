@@ -1,4 +1,4 @@
-"""Provider Batch APIs (OpenAI's ``/v1/batches``; vLLM's ``run_batch`` reads the same JSONL).
+"""Provider Batch APIs: OpenAI's ``/v1/files`` and ``/v1/batches``, and servers that copy them.
 
 :func:`submit` writes one request per document (per chunk for a long one; identical requests
 once) in OpenAI's batch input format, uploads the files and creates the batches;

@@ -25,7 +25,7 @@ EXIT_RUNNING = 3
 """Exit status of ``collect`` while batches still run."""
 
 batch_app = typer.Typer(
-    help="Provider Batch APIs (OpenAI /v1/batches, vLLM run_batch): submit, status, collect, cancel.",
+    help="Provider Batch APIs (OpenAI's /v1/batches): submit, status, collect, cancel.",
     no_args_is_help=True,
 )
 err = Console(stderr=True)
