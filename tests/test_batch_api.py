@@ -391,7 +391,7 @@ def test_submit_killed_after_the_provider_acted_resumes_without_duplicates(
 
 
 def test_collect_killed_mid_run_resumes_with_every_document_once(seed_lines: list[str], tmp_path: Path) -> None:
-    docs = _docs(seed_lines, 16)
+    docs = _docs(seed_lines, 24)
     with FakeOpenAIServer(_invalid_first, latency=0.3) as server:
         batch_api.submit(docs, tmp_path / "job", base_url=server.url, model="m", cache=False)
         out = tmp_path / "job" / "out.jsonl"
@@ -404,14 +404,14 @@ def test_collect_killed_mid_run_resumes_with_every_document_once(seed_lines: lis
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
         written = len(_records(out))
-        assert 3 <= written < 16
+        assert 3 <= written < 24
         with out.open("a", encoding="utf-8") as handle:  # as if killed in the middle of a write
-            handle.write('{"id": "doc-15", "source": nu')
+            handle.write('{"id": "doc-23", "source": nu')
         report = batch_api.collect(tmp_path / "job", cache=False)
-        assert server.completions <= 16 + 2  # at most the two in flight at the kill are asked twice
+        assert server.completions <= 24 + 2  # at most the two in flight at the kill are asked twice
     counts = Counter(r["id"] for r in _records(out))
     assert set(counts) == {d[0] for d in docs} and set(counts.values()) == {1}
-    assert (report.state, report.already_done, report.written) == ("done", written, 16 - written)
+    assert (report.state, report.already_done, report.written) == ("done", written, 24 - written)
 
 
 def test_collect_killed_while_downloading_resumes(server: FakeOpenAIServer, seed_lines: list[str], tmp_path: Path) -> None:
