@@ -7,6 +7,7 @@ Every figure is a ratio measured within this one run, so it compares across mach
 * pactx's own overhead per document over a bare ``openai`` call making the same request to
   the same zero-latency server;
 * a rerun of a batch from the result cache (zero model calls) against the first run;
+* the Batch API end to end against a live run of the same documents (``benchmarks/batch.py``);
 * with ``--embedded``: documents per minute and tokens per second of the embedded model.
 
 The server runs in its own process, so it does not share the client's interpreter lock.
@@ -64,10 +65,10 @@ def seed_documents(count: int) -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def loopback_server(latency: float) -> Iterator[str]:
-    """Start ``python -m pactx.testserver`` in its own process; yield its base URL."""
+def loopback_server(latency: float, *options: str) -> Iterator[str]:
+    """Start ``python -m pactx.testserver`` (with ``options``) in its own process; yield its base URL."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "pactx.testserver", "--latency", str(latency)]
+    command = [sys.executable, "-m", "pactx.testserver", "--latency", str(latency), *options]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -204,6 +205,13 @@ def cache_rerun(count: int = 200, latency: float = 0.2, concurrency: int = 32) -
     ]
 
 
+def batch_api(count: int = 400) -> list[Row]:
+    """The Batch API end to end against the loopback server (``benchmarks/batch.py``)."""
+    from batch import batch_benchmark
+
+    return [Row(*row) for row in batch_benchmark(seed_documents(count), loopback_server)]
+
+
 def embedded(count: int = 4) -> list[Row]:
     """The in-process model on a few seed lines: documents per minute, tokens per second."""
     docs = [(i, text) for i, (_, text) in enumerate(seed_documents(count))]
@@ -296,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         lambda: throughput([int(c) for c in args.concurrency.split(",")], args.latency, args.rounds),
         overhead,
         cache_rerun,
+        batch_api,
     ]
     if args.embedded:
         sections += [embedded, embedded_articles]

@@ -6,8 +6,14 @@
 ['MLI', 'NER', 'BFA']
 """
 
+from pactx import batch_api
 from pactx._version import __version__
 from pactx.batch import FailureInfo, Outcome, aextract_many, extract_many
+from pactx.batch_api import BatchPart, BatchStatus, CollectReport
+from pactx.batch_api import cancel as cancel_batch
+from pactx.batch_api import collect as collect_batch
+from pactx.batch_api import status as batch_status
+from pactx.batch_api import submit as submit_batch
 from pactx.errors import (
     ConfigurationError,
     ExtractionError,
@@ -46,6 +52,9 @@ __all__ = [
     "AgreementStatus",
     "AgreementType",
     "Amount",
+    "BatchPart",
+    "BatchStatus",
+    "CollectReport",
     "ConfigurationError",
     "CooperationArea",
     "Evidence",
@@ -75,7 +84,11 @@ __all__ = [
     "TokenUsage",
     "aextract",
     "aextract_many",
+    "batch_status",
+    "cancel_batch",
+    "collect_batch",
     "extract",
     "extract_many",
     "load_prompt",
+    "submit_batch",
 ]

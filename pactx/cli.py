@@ -482,11 +482,13 @@ app.add_typer(cache_app, name="cache")
 
 
 def _register_subcommands() -> None:
-    """Commands that live in their own modules: eval harness and dataset building."""
+    """Commands that live in their own modules: eval harness, dataset building, Batch APIs."""
     from pactx import cli_dataset
+    from pactx.cli_batch import batch_app
     from pactx.evals.cli import eval_app
 
     app.add_typer(eval_app, name="eval")
+    app.add_typer(batch_app, name="batch")
     app.command("consolidate")(cli_dataset.consolidate)
     app.command("export")(cli_dataset.export)
 

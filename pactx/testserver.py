@@ -1,6 +1,7 @@
 """A real OpenAI-compatible HTTP server on loopback, for tests, demos and benchmarks.
 
-It serves ``GET /v1/models`` and ``POST /v1/chat/completions`` on ``127.0.0.1`` only. By
+It serves ``GET /v1/models`` and ``POST /v1/chat/completions`` on ``127.0.0.1`` only, and the
+Batch API (``/v1/files``, ``/v1/batches``: :mod:`pactx.testserver_batch`). By
 default it answers with the rule-based floor extractor (:mod:`pactx.baseline`), as a tool call
 when the request offers tools and as JSON content otherwise. It can add latency, check an API
 key (and, to test redaction, echo the wrong key back in its error), and inject faults:
@@ -13,6 +14,7 @@ key (and, to test redaction, echo the wrong key back in its error), and inject f
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -26,8 +28,9 @@ from typing import Any
 
 from pactx.baseline import baseline_agreements
 from pactx.prompts import fenced_document
+from pactx.testserver_batch import BatchPlan, BatchService
 
-__all__ = ["FakeOpenAIServer", "FaultPlan", "FAULT_KINDS", "floor_responder"]
+__all__ = ["BatchPlan", "FakeOpenAIServer", "FaultPlan", "FAULT_KINDS", "floor_responder", "reasking_responder"]
 
 FAULT_KINDS = ("429", "500", "503", "malformed", "drop", "slow")
 
@@ -53,6 +56,22 @@ def document_of(request: dict[str, Any]) -> str:
 def floor_responder(request: dict[str, Any]) -> dict[str, Any]:
     """Answer with the rule-based floor's agreements, in the LLM's response shape."""
     return json.loads(_floor_answer(document_of(request)))
+
+
+def reasking_responder(share: float) -> Responder:
+    """The floor's answers, except that a first ask about ``share`` of the documents (chosen by
+    the SHA-256 of the document, so a retry picks the same ones) gets an ungrounded quote."""
+
+    def respond(request: dict[str, Any]) -> dict[str, Any]:
+        document = document_of(request)
+        digest = int(hashlib.sha256(document.encode("utf-8")).hexdigest()[:8], 16)
+        if len(request.get("messages", [])) <= 2 and digest < share * 0x100000000:
+            quote = "a passage that this document does not contain"
+            return {"agreements": [{"evidence": [{"quote": quote}], "parties": [{"name": "Atlantis"}],
+                                    "agreement_type": "defense_pact", "status": "signed"}]}
+        return floor_responder(request)
+
+    return respond
 
 
 @lru_cache(maxsize=4096)
@@ -122,6 +141,7 @@ class FakeOpenAIServer:
         faults: FaultPlan | None = None,
         api_key: str | None = None,
         usage: tuple[int, int] = (120, 60),
+        batch_plans: list[BatchPlan] | None = None,
     ) -> None:
         self.responder = responder or floor_responder
         self.model = model
@@ -130,7 +150,11 @@ class FakeOpenAIServer:
         self.api_key = api_key
         self.usage = usage
         self.requests: list[dict[str, Any]] = []
+        self.bodies: list[bytes] = []
+        """The raw bytes of each chat-completion request, as the client sent them."""
         self.fault_log: list[str] = []
+        self.batches = BatchService(self.completion, batch_plans)
+        """The Batch API's files and batches; its request lines are answered by :meth:`completion`."""
         self._lock = threading.Lock()
         self._httpd = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread: threading.Thread | None = None
@@ -209,9 +233,11 @@ class FakeOpenAIServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
 
-            def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: bytes, headers: dict[str, str] | None = None, content_type: str = "application/json"
+            ) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(body)))
                 for key, value in (headers or {}).items():
                     self.send_header(key, value)
@@ -233,9 +259,15 @@ class FakeOpenAIServer:
             def do_GET(self) -> None:
                 if not self._authorized():
                     return
-                if self.path.rstrip("/").endswith("/models"):
-                    body = {"object": "list", "data": [{"id": server.model, "object": "model", "owned_by": "pactx"}]}
-                    self._send(200, json.dumps(body).encode())
+                routed = server.batches.handle("GET", self.path, "", b"")
+                if routed is not None:
+                    status, body, content_type = routed
+                    self._send(status, body, content_type=content_type)
+                elif self.path.rstrip("/").endswith("/models"):
+                    body = json.dumps(
+                        {"object": "list", "data": [{"id": server.model, "object": "model", "owned_by": "pactx"}]}
+                    ).encode()
+                    self._send(200, body)
                 else:
                     self._send(404, b'{"error": {"message": "not found"}}')
 
@@ -246,11 +278,14 @@ class FakeOpenAIServer:
                 if not self._authorized():
                     return
                 if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._send(404, b'{"error": {"message": "not found"}}')
+                    routed = server.batches.handle("POST", self.path, self.headers.get("Content-Type", ""), raw)
+                    status, body, content_type = routed or (404, b'{"error": {"message": "not found"}}', "application/json")
+                    self._send(status, body, content_type=content_type)
                     return
                 request = json.loads(raw or b"{}")
                 with server._lock:
                     server.requests.append(request)
+                    server.bodies.append(raw)
                 fault = server.faults.next()
                 with server._lock:
                     server.fault_log.append(fault)
@@ -287,8 +322,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds from a request's arrival to its answer")
     parser.add_argument("--model", default="fake-model")
+    parser.add_argument(
+        "--reask-share", type=float, default=0.0,
+        help="share of documents whose first answer quotes text the document does not hold (so it is re-asked)",
+    )
     args = parser.parse_args(argv)
-    server = FakeOpenAIServer(model=args.model, latency=args.latency)
+    responder = reasking_responder(args.reask_share) if args.reask_share else None
+    server = FakeOpenAIServer(responder, model=args.model, latency=args.latency)
     print(server.url, flush=True)
     server.serve_forever()
 
