@@ -327,7 +327,8 @@ def extract_many(
                 rows.append({"id": item.id, "text": item.text, "source": item.source})
         if not rows:
             continue
-        dataset = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // batch_size))
+        blocks = -(-len(rows) // batch_size)  # a block per batch, so every worker gets some
+        dataset = ray.data.from_items(rows, override_num_blocks=blocks)
         dataset.context.execution_options.preserve_order = ordered
         results = extract_dataset(
             dataset,
