@@ -129,7 +129,10 @@ class ResultCache:
         if not source.is_file():
             raise FileNotFoundError(f"no cache file at {source}")
         db = self._db()
-        db.execute("ATTACH DATABASE ? AS other", (str(source),))
+        try:
+            db.execute("ATTACH DATABASE ? AS other", (str(source),))
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{source} is not a pactx result cache ({exc})") from None
         try:
             added = db.execute(
                 "INSERT OR IGNORE INTO results (key, result, created) "

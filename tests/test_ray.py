@@ -31,6 +31,7 @@ import pactx.ray as pray  # noqa: E402
 from pactx import Extractor, Outcome, extract_many  # noqa: E402
 from pactx.cache import ResultCache  # noqa: E402
 from pactx.cli import app  # noqa: E402
+from pactx.documents import text_id  # noqa: E402
 from pactx.testserver import FakeOpenAIServer, floor_responder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     if ray.is_initialized():  # pragma: no cover - another module left one running
         ray.shutdown()
     env = pytest.MonkeyPatch()
-    for name in ("PACTX_BASE_URL", "PACTX_MODEL", "PACTX_API_KEY", "OPENAI_API_KEY", "PACTX_MODE", "RAY_ADDRESS"):
+    for name in ("PACTX_BASE_URL", "PACTX_MODEL", "PACTX_API_KEY", "OPENAI_API_KEY", "PACTX_MODE", "RAY_ADDRESS",
+                 "RAY_USAGE_STATS_ENABLED"):
         env.delenv(name, raising=False)
     env.setenv("PACTX_CACHE_DIR", str(tmp_path_factory.mktemp("ray-default-cache")))
     env.setenv("OMP_WAIT_POLICY", "PASSIVE")
@@ -143,7 +145,7 @@ def test_extract_accepts_pandas_and_arrow_batches_without_ids(server: FakeOpenAI
             udf([text])
     finally:
         udf.close()
-    assert from_pandas[0]["id"] == from_arrow[0]["id"] == Outcome.from_record(json.loads(from_arrow[0]["record"])).id
+    assert from_pandas[0]["id"] == from_arrow[0]["id"] == text_id(text)  # no id column: the text's hash
     assert from_pandas[0]["source"] == "feed.jsonl" and from_arrow[0]["source"] is None
 
 
@@ -263,9 +265,14 @@ def test_read_documents_and_write_results_round_trip(cluster: None, server: Fake
     docs = corpus(30)
     source = tmp_path / "in.jsonl"
     source.write_text("".join(json.dumps({"id": i, "text": t, "lang": "en"}) + "\n" for i, t in docs), encoding="utf-8")
-    pq.write_table(pa.table({"doc": [i for i, _ in docs], "body": [t for _, t in docs]}), tmp_path / "in.parquet")
+    (tmp_path / "news").mkdir()
+    for part in (0, 1):  # a folder of Parquet files
+        half = docs[part::2]
+        table = pa.table({"doc": [i for i, _ in half], "body": [t for _, t in half], "lang": ["en"] * len(half)})
+        pq.write_table(table, tmp_path / "news" / f"part-{part}.parquet")
     from_jsonl = pray.read_documents(str(source))
-    from_parquet = pray.read_documents(str(tmp_path / "in.parquet"), id_column="doc", text_column="body")
+    from_parquet = pray.read_documents(str(tmp_path / "news"), format="parquet", id_column="doc", text_column="body")
+    assert from_parquet.schema().names == ["id", "text"]
     assert sorted(r["id"] for r in from_parquet.take_all()) == [i for i, _ in docs]
     results = pray.extract_dataset(from_jsonl, workers=1, base_url=server.url, model="m").materialize()
     pray.write_results(results, str(tmp_path / "out-jsonl"))
@@ -305,14 +312,18 @@ def _write_corpus(path: Path, docs: list[tuple[str, str]]) -> Path:
     return path
 
 
-def test_cli_engine_ray_writes_what_the_local_engine_writes(cluster: None, server: FakeOpenAIServer, tmp_path: Path) -> None:
+def test_cli_engine_ray_writes_what_the_local_engine_writes(
+    cluster: None, server: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The endpoint comes from this process's environment, which the workers never saw."""
+    monkeypatch.setenv("PACTX_BASE_URL", server.url)
+    monkeypatch.setenv("PACTX_MODEL", "m")
     docs = [*corpus(50), ("empty-one", " ")]
     source = _write_corpus(tmp_path / "news.jsonl", docs)
     outputs = {}
     for engine in ("local", "ray"):
         out = tmp_path / f"{engine}.jsonl"
-        args = ["extract", str(source), "-o", str(out), "--base-url", server.url, "--model", "m", "--no-cache"]
-        result = runner.invoke(app, [*args, "--engine", engine] + (["--ray-workers", "2"] if engine == "ray" else []))
+        result = runner.invoke(app, ["extract", str(source), "-o", str(out), "--no-cache", "--engine", engine])
         assert result.exit_code == 1, result.output  # the empty document failed, the rest went through
         failures = [json.loads(line) for line in out.with_suffix(".failures.jsonl").read_text().splitlines()]
         assert [f["id"] for f in failures] == ["empty-one"]
@@ -338,6 +349,8 @@ def test_cli_resume_after_a_killed_ray_driver_skips_what_is_done(cluster: None, 
     source = _write_corpus(tmp_path / "news.jsonl", docs)
     out = tmp_path / "out.jsonl"
     address = ray.get_runtime_context().gcs_address
+    assert address.startswith("127.0.0.1:")  # pactx.ray.init's local cluster listens on loopback only
+    assert os.environ["RAY_USAGE_STATS_ENABLED"] == "0"
     with FakeOpenAIServer(model="m", latency=0.2) as server:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PACTX_CACHE_DIR": str(tmp_path / "cache")}
         command = [sys.executable, "-m", "pactx.cli", "extract", str(source), "-o", str(out), "--no-cache",
