@@ -356,6 +356,7 @@ def _engine(engine: str, ray_address: str | None, ray_workers: int | None) -> Ca
     except (ImportError, PactxError) as exc:
         err.print(f"[red]error:[/red] {redact(str(exc))}")
         raise typer.Exit(2) from None
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # pactx shows its own progress and failures
     return functools.partial(ray_engine.extract_many, workers=ray_workers)
 
 

@@ -25,6 +25,8 @@ the same on every node, writing it twice is harmless, and node caches can be mer
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import itertools
 import json
 import os
@@ -75,35 +77,60 @@ def init(address: str | None = None, **ray_init_kwargs: Any) -> None:
     """Connect to the Ray cluster at ``address`` (``"auto"``, ``host:port``, ``ray://...``).
 
     Without an address (and without ``RAY_ADDRESS``), start a local cluster that listens on
-    loopback only and has no dashboard. Ray's usage statistics are off unless
-    ``RAY_USAGE_STATS_ENABLED`` says otherwise. Does nothing when Ray is already initialized.
-    A cluster that cannot be reached is a :class:`~pactx.errors.ConfigurationError`.
+    loopback only and has no dashboard; a cluster at a loopback address is joined on loopback.
+    Ray's usage statistics are off unless ``RAY_USAGE_STATS_ENABLED`` says otherwise. Does
+    nothing when Ray is already initialized. A cluster Ray says it cannot find (``"auto"``
+    with none running) is a :class:`~pactx.errors.ConfigurationError`.
     """
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     address = address or os.environ.get("RAY_ADDRESS") or None
     if address is None:
-        _loopback_only()
         ray_init_kwargs.setdefault("include_dashboard", False)
     ray_init_kwargs.setdefault("configure_logging", False)
+    with _loopback_only(address is None or _is_loopback(address)):
+        try:
+            ray.init(address=address, **ray_init_kwargs)
+        except ConnectionError as exc:
+            raise ConfigurationError(f"cannot reach the Ray cluster at {address}: {exc}") from None
+
+
+def _is_loopback(address: str) -> bool:
+    host = address.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
     try:
-        ray.init(address=address, **ray_init_kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise ConfigurationError(f"cannot reach the Ray cluster at {address}: {exc}") from None
-    ray.data.DataContext.get_current().enable_progress_bars = False
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
-def _loopback_only() -> None:
-    """Make the local cluster bind 127.0.0.1: Ray's single-machine mode (as on macOS/Windows).
+@contextlib.contextmanager
+def _loopback_only(active: bool) -> Iterator[None]:
+    """While Ray starts or joins a node: its single-machine mode, on 127.0.0.1 (as on macOS).
 
-    Set for this process (its own Ray constant, read when the node starts) and its children
-    (the raylet and the workers read the environment variable).
+    Otherwise Ray replaces a loopback address by this machine's network address. Set for
+    this process (a Ray constant) and the processes it starts meanwhile (an environment
+    variable the raylet's Python workers read); both are restored afterwards.
     """
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if not active:
+        yield
+        return
     from ray._private import ray_constants
 
-    ray_constants.ENABLE_RAY_CLUSTER = os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] not in ("0", "false", "False")
+    name = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+    saved_env, saved_flag = os.environ.get(name), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[name] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved_env
 
 
 # -- the map_batches callable -----------------------------------------------------------------
@@ -271,7 +298,7 @@ def extract_dataset(
             raise TypeError("give either an extractor or extractor options, not both")
         extractor_options = extractor_settings(extractor)
     if workers is None:
-        workers = max(1, int(ray.cluster_resources().get("CPU", 1) / num_cpus))
+        workers = _cluster_workers(num_cpus)
     if workers < 1:
         raise ValueError("workers must be at least 1")
     share = 1 / workers
@@ -290,6 +317,11 @@ def extract_dataset(
         num_cpus=num_cpus,
         **(map_batches_args or {}),
     )
+
+
+def _cluster_workers(num_cpus: float) -> int:
+    """As many workers as the cluster has CPUs for (at least one)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1) / num_cpus))
 
 
 def extract_many(
@@ -330,9 +362,10 @@ def extract_many(
         blocks = -(-len(rows) // batch_size)  # a block per batch, so every worker gets some
         dataset = ray.data.from_items(rows, override_num_blocks=blocks)
         dataset.context.execution_options.preserve_order = ordered
+        dataset.context.enable_progress_bars = False  # like pactx.batch.extract_many: the caller shows progress
         results = extract_dataset(
             dataset,
-            workers=workers,
+            workers=min(workers or _cluster_workers(1.0), blocks),  # no actor without a batch
             batch_size=batch_size,
             concurrency=concurrency,
             requests_per_minute=requests_per_minute,

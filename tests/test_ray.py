@@ -175,6 +175,24 @@ def test_settings_carry_the_resolved_configuration(server: FakeOpenAIServer, tmp
     rebuilt.close()
 
 
+def test_the_pool_shares_the_rate_limits(server: FakeOpenAIServer) -> None:
+    class Recorder:
+        def map_batches(self, fn: Any, **kwargs: Any) -> dict[str, Any]:
+            return {"fn": fn, **kwargs}
+
+    call = pray.extract_dataset(Recorder(), workers=4, requests_per_minute=100, tokens_per_minute=8000, base_url=server.url)  # type: ignore[arg-type]
+    assert call["fn"] is pray.Extract and call["compute"].min_size == call["compute"].max_size == 4
+    options = call["fn_constructor_kwargs"]
+    assert options["requests_per_minute"] == 25 and options["tokens_per_minute"] == 2000
+    assert options["base_url"] == server.url and call["batch_format"] == "pyarrow"
+    with pytest.raises(ValueError, match="workers"):
+        pray.extract_dataset(Recorder(), workers=0)  # type: ignore[arg-type]
+    extractor = Extractor(base_url=server.url)
+    with pytest.raises(TypeError, match="either an extractor or extractor options"):
+        pray.extract_dataset(Recorder(), workers=1, extractor=extractor, model="m")  # type: ignore[arg-type]
+    extractor.close()
+
+
 def test_formats_are_told_by_name_or_refused() -> None:
     assert pray._format_of("a/b.JSONL", None) == "jsonl"
     assert pray._format_of(["x.parquet", "y.parquet"], None) == "parquet"
@@ -182,6 +200,36 @@ def test_formats_are_told_by_name_or_refused() -> None:
         pray._format_of("corpus/", None)
     with pytest.raises(ValueError, match="unknown format 'csv'"):
         pray._format_of("a.csv", "csv")
+
+
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [("127.0.0.1:6379", True), ("localhost:1", True), ("ray://127.0.0.1:10001", True), ("[::1]:6379", True),
+     ("head:6379", False), ("auto", False), ("ray://10.0.0.5:10001", False)],
+)
+def test_a_cluster_on_loopback_is_joined_on_loopback(address: str, loopback: bool) -> None:
+    assert pray._is_loopback(address) is loopback
+
+
+def test_an_unreachable_cluster_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from ray._private import ray_constants
+
+    during: list[Any] = []
+
+    def refuse(**kwargs: Any) -> None:
+        during.append((os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"), ray_constants.ENABLE_RAY_CLUSTER))
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    doc = tmp_path / "d.txt"
+    doc.write_text("Mali and Niger signed a pact.", encoding="utf-8")
+    with FakeOpenAIServer(model="m") as server:
+        args = ["extract", str(doc), "--base-url", server.url, "--engine", "ray", "--ray-address", "127.0.0.1:9"]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "cannot reach the Ray cluster at 127.0.0.1:9" in result.output, result.output
+    assert during == [("0", False)]  # joined in single-machine mode, on loopback
+    assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ and ray_constants.ENABLE_RAY_CLUSTER  # restored
 
 
 # -- on the cluster ---------------------------------------------------------------------------
