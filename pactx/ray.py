@@ -69,6 +69,7 @@ RESULT_SCHEMA = pa.schema(
 )
 """The columns of a result row; ``record`` is the JSON line ``pactx extract`` writes."""
 
+_DOCUMENT_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string())])
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_WINDOW = 10_000
 
@@ -359,13 +360,15 @@ def extract_many(
                 rows.append({"id": item.id, "text": item.text, "source": item.source})
         if not rows:
             continue
-        blocks = -(-len(rows) // batch_size)  # a block per batch, so every worker gets some
-        dataset = ray.data.from_items(rows, override_num_blocks=blocks)
+        # One block per batch, exactly: Ray Data bundles smaller blocks up to a batch, and a
+        # bundle's results come back together; and every worker gets some.
+        blocks = [pa.Table.from_pylist(rows[i : i + batch_size], schema=_DOCUMENT_SCHEMA) for i in range(0, len(rows), batch_size)]
+        dataset = ray.data.from_arrow(blocks)
         dataset.context.execution_options.preserve_order = ordered
         dataset.context.enable_progress_bars = False  # like pactx.batch.extract_many: the caller shows progress
         results = extract_dataset(
             dataset,
-            workers=min(workers or _cluster_workers(1.0), blocks),  # no actor without a batch
+            workers=min(workers or _cluster_workers(1.0), len(blocks)),  # no actor without a batch
             batch_size=batch_size,
             concurrency=concurrency,
             requests_per_minute=requests_per_minute,
