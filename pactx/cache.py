@@ -119,6 +119,31 @@ class ResultCache:
             (key, result.model_dump_json(), time.time()),
         )
 
+    def merge(self, other: str | Path) -> int:
+        """Copy in every entry of the cache file ``other`` that this cache lacks; return how many.
+
+        Keys are content addresses, so an entry both files hold means the same result, and
+        merging is idempotent: this is how per-node caches of a cluster become one.
+        """
+        source = Path(other)
+        if not source.is_file():
+            raise FileNotFoundError(f"no cache file at {source}")
+        db = self._db()
+        try:
+            db.execute("ATTACH DATABASE ? AS other", (str(source),))
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{source} is not a pactx result cache ({exc})") from None
+        try:
+            added = db.execute(
+                "INSERT OR IGNORE INTO results (key, result, created) "
+                "SELECT key, result, created FROM other.results"
+            ).rowcount
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{source} is not a pactx result cache ({exc})") from None
+        finally:
+            db.execute("DETACH DATABASE other")
+        return int(added)
+
     def clear(self) -> int:
         """Delete every entry; return how many there were."""
         if not self.path.exists():

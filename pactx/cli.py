@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -266,6 +267,15 @@ def extract(
         str | None,
         typer.Option(help="USD per million tokens, in=...,out=...[,cached=...] (default: a built-in table of a few hosted models)."),
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or ray (a Ray cluster; needs pactx[ray]).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default: RAY_ADDRESS, else a local cluster).")
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(min=1, help="Ray actors, each with --concurrency in flight (default: one per CPU).")
+    ] = None,
 ) -> None:
     """Extract agreements from documents, one JSON line per document.
 
@@ -273,7 +283,6 @@ def extract(
     --unordered); failures go to a separate file. Ctrl-C stops cleanly; run the command again
     with --resume to continue (finished results come back from the cache).
     """
-    from pactx.batch import extract_many
     from pactx.cache import ResultCache
 
     output = None if output is not None and str(output) == "-" else output
@@ -297,6 +306,7 @@ def extract(
         options.update(_check_dry_run(base_url, model))
     extractor = _make_extractor(options)
     run_price = _price(price, extractor)
+    run = None if dry_run else _engine(engine, ray_address, ray_workers)  # a dry run starts no engine
     logging.getLogger("instructor").addHandler(logging.NullHandler())  # pactx reports failures itself
 
     failures_path = failures or _default_failures(output)
@@ -317,8 +327,9 @@ def extract(
     out = JsonlSink(output, append=resume)
     failed_sink = JsonlSink(failures_path, append=False) if failures_path else None
     interrupted = False
+    assert run is not None
     try:
-        outcomes = extract_many(
+        outcomes = run(
             pending,
             extractor=extractor,
             concurrency=concurrency,
@@ -344,6 +355,29 @@ def extract(
         raise typer.Exit(EXIT_INTERRUPTED)
     if tally.failed:
         raise typer.Exit(1)
+
+
+def _engine(engine: str, ray_address: str | None, ray_workers: int | None) -> Callable[..., Iterator[Any]]:
+    """The ``extract_many`` of the chosen engine, or exit 2 when it cannot run."""
+    from pactx.batch import extract_many
+
+    if engine == "local":
+        if ray_address or ray_workers:
+            err.print("[red]error:[/red] --ray-address and --ray-workers need --engine ray")
+            raise typer.Exit(2)
+        return extract_many
+    if engine != "ray":
+        err.print(f"[red]error:[/red] unknown engine {engine!r}; choose local or ray")
+        raise typer.Exit(2)
+    try:
+        from pactx import ray as ray_engine
+
+        ray_engine.init(ray_address)
+    except (ImportError, PactxError) as exc:
+        err.print(f"[red]error:[/red] {redact(str(exc))}")
+        raise typer.Exit(2) from None
+    logging.getLogger("ray.data").setLevel(logging.ERROR)  # pactx shows its own progress and failures
+    return functools.partial(ray_engine.extract_many, workers=ray_workers)
 
 
 def _record(outcome: Any, out: JsonlSink, failed_sink: JsonlSink | None, tally: _Tally) -> None:
@@ -476,6 +510,26 @@ def cache_clear() -> None:
     removed = cache.clear()
     cache.close()
     typer.echo(f"removed {removed} cached result(s) from {cache.path}")
+
+
+@cache_app.command("merge")
+def cache_merge(
+    files: Annotated[list[Path], typer.Argument(help="Cache files to copy in (other machines' results.sqlite3).")],
+) -> None:
+    """Copy into the result cache the entries of other cache files it lacks (idempotent)."""
+    from pactx.cache import ResultCache
+
+    cache = ResultCache()
+    try:
+        for path in files:
+            try:
+                added = cache.merge(path)
+            except (OSError, ValueError) as exc:
+                err.print(f"[red]error:[/red] {exc}")
+                raise typer.Exit(1) from None
+            typer.echo(f"{path}: {added} new result(s) in {cache.path}")
+    finally:
+        cache.close()
 
 
 app.add_typer(cache_app, name="cache")

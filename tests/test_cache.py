@@ -191,3 +191,33 @@ def test_cli_cache_info_prints_the_entry_count_path_and_size(
     rows = _info_rows(info.output)
     assert (rows["path"], rows["results"]) == (str(cache.path), "7")
     assert re.fullmatch(r"\d+\.\d\d MB", rows["size"]) and rows["size"] != "0.00 MB"
+
+
+def test_merge_copies_what_is_missing_and_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-node caches become one: entries the target lacks are copied, the rest left alone."""
+    node_a, node_b = ResultCache(tmp_path / "a.sqlite3"), ResultCache(tmp_path / "b.sqlite3")
+    node_a.put("shared", _result("from-a"))
+    node_b.put("shared", _result("from-b"))
+    node_b.put("only-b", _result("b"))
+    node_b.close()
+    assert node_a.merge(tmp_path / "b.sqlite3") == 1 and node_a.merge(tmp_path / "b.sqlite3") == 0
+    assert node_a.get("only-b") is not None
+    kept = node_a.get("shared")
+    assert kept is not None and kept.metadata.source_id == "from-a"  # an entry already there is kept
+    with pytest.raises(FileNotFoundError, match="no cache file at"):
+        node_a.merge(tmp_path / "missing.sqlite3")
+    (tmp_path / "notes.sqlite3").write_bytes(b"plain text, not a database" * 100)
+    with pytest.raises(ValueError, match="not a pactx result cache"):
+        node_a.merge(tmp_path / "notes.sqlite3")
+    sqlite3.connect(tmp_path / "other.sqlite3").execute("CREATE TABLE notes (line TEXT)").connection.close()
+    with pytest.raises(ValueError, match="no such table"):
+        node_a.merge(tmp_path / "other.sqlite3")
+    assert node_a.info().entries == 2  # a failed merge leaves the cache as it was
+    node_a.close()
+
+    monkeypatch.setenv("PACTX_CACHE_DIR", str(tmp_path / "cli"))
+    merged = CliRunner().invoke(app, ["cache", "merge", str(tmp_path / "a.sqlite3")])
+    assert merged.exit_code == 0 and "2 new result(s)" in merged.output, merged.output
+    assert ResultCache().info().entries == 2
+    missing = CliRunner().invoke(app, ["cache", "merge", str(tmp_path / "missing.sqlite3")])
+    assert missing.exit_code == 1 and "no cache file at" in missing.output
