@@ -287,13 +287,13 @@ class OpenAIBackend:
 
     def complete(self, **kwargs: Any) -> ChatCompletion:
         try:
-            return self._client.chat.completions.create(**kwargs)
+            return self._client.chat.completions.create(**_untransformed(kwargs))
         except openai.OpenAIError as exc:
             raise _provider_error(exc, "calling the model") from None
 
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         try:
-            return await self._async_client().chat.completions.create(**kwargs)
+            return await self._async_client().chat.completions.create(**_untransformed(kwargs))
         except openai.OpenAIError as exc:
             raise _provider_error(exc, "calling the model") from None
 
@@ -306,6 +306,27 @@ class OpenAIBackend:
         client = self._async_clients.pop(id(asyncio.get_running_loop()), None)
         if client is not None:
             await client.close()
+
+
+_PLAIN_JSON_PARAMS = ("messages", "response_format", "tools", "tool_choice")
+
+
+def _untransformed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``create`` arguments whose bulky, already plain-JSON parts travel in ``extra_body``.
+
+    The openai client walks every argument against its typed-dict annotations before sending
+    (about a millisecond a call for pactx's messages and schema, the largest cost of a batch
+    request); ``extra_body`` is merged into the request body as it is. The JSON sent is the
+    same: ``messages`` stays a required argument, so an empty list stands in for it and the
+    real one overrides it in the body.
+    """
+    moved = {key: kwargs[key] for key in _PLAIN_JSON_PARAMS if key in kwargs}
+    if not moved:
+        return kwargs
+    rest = {key: value for key, value in kwargs.items() if key not in moved}
+    rest["extra_body"] = {**moved, **(rest.get("extra_body") or {})}
+    rest["messages"] = []
+    return rest
 
 
 def _provider_error(exc: openai.OpenAIError, doing: str) -> ProviderError:
