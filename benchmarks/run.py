@@ -64,10 +64,14 @@ def seed_documents(count: int) -> list[tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def loopback_server(latency: float) -> Iterator[str]:
-    """Start ``python -m pactx.testserver`` in its own process; yield its base URL."""
+def loopback_server(latency: float, module: str = "pactx.fastserver") -> Iterator[str]:
+    """Start the loopback server (``python -m pactx.fastserver``) in its own process; yield its URL.
+
+    The lean asyncio server gives the test server's very answers for a fraction of its CPU
+    (``module="pactx.testserver"`` runs the threaded one).
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "pactx.testserver", "--latency", str(latency)]
+    command = [sys.executable, "-m", module, "--latency", str(latency)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None

@@ -247,6 +247,9 @@ class OpenAIBackend:
             ),
         )
         self._async_transport = async_transport
+        self.injected_transport = transport is not None or async_transport is not None
+        """Whether a transport was given as an object (then the backend cannot be rebuilt
+        from its configuration in another process)."""
         self._async_clients: dict[int, openai.AsyncOpenAI] = {}
         self.model = config.model or self._first_served_model()
 
