@@ -388,6 +388,11 @@ async def _worker_setup(data: dict[str, Any]) -> tuple[Any, Any]:
     return handle, close
 
 
+_PRELOAD = ("pactx.batch", "openai.resources.chat.completions")
+"""Imported once by the fork server workers start from (the chat resources the openai client
+would otherwise import on a worker's first call)."""
+
+
 def _pooled(
     docs: Iterable[Item],
     engine: Extractor,
@@ -398,7 +403,7 @@ def _pooled(
     tokens_per_minute: float | None,
     ordered: bool,
 ) -> Generator[Outcome, None, None]:
-    context = process_context(preload=["pactx.batch"])
+    context = process_context(preload=_PRELOAD)
     limits = requests_per_minute or tokens_per_minute
     gate = RateGate(requests_per_minute, tokens_per_minute, context=context) if limits else None
     yield from run_in_processes(
