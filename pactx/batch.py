@@ -38,7 +38,7 @@ from pactx.cache import ResultCache
 from pactx.documents import Document, InputFailure, as_document
 from pactx.errors import ConfigurationError
 from pactx.extraction import Extractor, use_call_gate
-from pactx.redaction import redact
+from pactx.redaction import redact, register_secret
 from pactx.schema import ExtractionResult
 from pactx.workers import process_context, run_in_processes
 
@@ -375,6 +375,7 @@ def _lost(item: Document | InputFailure, reason: str) -> Outcome:
 
 async def _worker_setup(data: dict[str, Any]) -> tuple[Any, Any]:
     """A worker process's handler: its own extractor (and the batch's shared rate gate)."""
+    register_secret(data["recipe"]["config"].api_key)  # redacted here too, from the start
     extractor = Extractor(**data["recipe"])
     gate: RateGate | None = data["gate"]
 

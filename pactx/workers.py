@@ -32,6 +32,9 @@ from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from typing import Any, Generic, TypeVar
 
+from pactx.errors import PactxError
+from pactx.redaction import redact
+
 __all__ = ["run_in_processes", "process_context", "WorkerSetupError", "STOP_TIMEOUT"]
 
 T = TypeVar("T")
@@ -45,8 +48,8 @@ Setup = Callable[[Any], Awaitable[tuple[Handler, Callable[[], Awaitable[None]]]]
 """Builds a worker's handler from the setup data: returns ``(handle, close)``."""
 
 
-class WorkerSetupError(RuntimeError):
-    """A worker process could not build its handler (the message says why)."""
+class WorkerSetupError(PactxError, RuntimeError):
+    """A worker process could not start or build its handler (the message says why)."""
 
 
 def process_context(preload: Iterable[str] = ()) -> BaseContext:
@@ -86,7 +89,7 @@ async def _serve(conn: multiprocessing.connection.Connection, setup: Setup, data
     try:
         handle, close = await setup(data)
     except Exception as exc:
-        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        conn.send(("fatal", redact(f"{type(exc).__name__}: {exc}")))
         return
     conn.send(("ready", None))
     outbox: list[tuple[int, Any]] = []
@@ -189,7 +192,7 @@ def run_in_processes(
             bury(worker)
             return
         if message[0] == "fatal":
-            raise WorkerSetupError(f"a worker process could not start: {message[1]}")
+            raise WorkerSetupError(f"a worker process could not start: {redact(message[1])}")
         if message[0] == "ready":
             worker.ready = True
             return

@@ -235,9 +235,14 @@ async def _failing_setup(data: Any) -> Any:
     raise RuntimeError(f"cannot set up {data}")
 
 
-def test_a_worker_that_cannot_set_up_stops_the_batch_with_its_reason() -> None:
-    with pytest.raises(WorkerSetupError, match="cannot set up xyz"):
-        list(run_in_processes(range(5), workers=2, limit=2, setup=_failing_setup, data="xyz", lost=str))
+def test_a_worker_that_cannot_set_up_stops_the_batch_with_its_reason_redacted() -> None:
+    from pactx.redaction import register_secret
+
+    secret = "sk-workers-secret-0123456789"
+    register_secret(secret)
+    with pytest.raises(WorkerSetupError, match="cannot set up key=") as caught:
+        list(run_in_processes(range(5), workers=2, limit=2, setup=_failing_setup, data=f"key={secret}", lost=str))
+    assert secret not in str(caught.value)
     assert _workers() == []
 
 
