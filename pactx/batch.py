@@ -11,7 +11,8 @@ it runs one at a time). ``requests_per_minute`` and ``tokens_per_minute`` put ev
 call, re-asks and chunks included, through async token buckets: a call reserves its
 estimated tokens (prompt characters / 4 plus a quarter of ``max_tokens``) before it goes,
 and the reservation is corrected from the usage the server reports. Cached results pass
-without touching the limits.
+without touching the limits. :func:`extract_many` can spread a batch over worker processes
+(``workers``; :func:`default_workers`, :mod:`pactx.workers`) with the same guarantees.
 
 >>> for outcome in extract_many(["Mali and Niger signed a pact.", ""], base_url=url):
 ...     print(outcome.id, outcome.ok, outcome.error)
