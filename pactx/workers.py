@@ -76,14 +76,18 @@ async def _serve(conn: multiprocessing.connection.Connection, setup: Setup, data
     inbox: asyncio.Queue[list[tuple[int, Any]] | None] = asyncio.Queue()
 
     def read() -> None:  # a thread, so the parent's sends never wait on this loop
+        message: list[tuple[int, Any]] | None = None
         try:
-            while True:
-                message = conn.recv()
+            while (message := conn.recv()) is not None:
                 loop.call_soon_threadsafe(inbox.put_nowait, message)
-                if message is None:
-                    return
         except (EOFError, OSError):  # the parent is gone
-            loop.call_soon_threadsafe(inbox.put_nowait, None)
+            message = None
+        except RuntimeError:  # the loop has finished already
+            return
+        try:
+            loop.call_soon_threadsafe(inbox.put_nowait, message)
+        except RuntimeError:
+            pass
 
     threading.Thread(target=read, name="pactx-worker-inbox", daemon=True).start()
     try:

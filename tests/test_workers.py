@@ -271,3 +271,51 @@ def test_workers_share_a_thread_safe_sync_consumer(seed_lines: list[str]) -> Non
         thread.start()
         thread.join(120)
     assert results == [10]
+
+
+async def _doubling_setup(data: Any) -> Any:
+    closed: list[bool] = data
+
+    async def handle(item: int) -> int:
+        return item * 2
+
+    async def close() -> None:
+        closed.append(True)
+
+    return handle, close
+
+
+def test_the_worker_loop_answers_batches_and_closes_on_stop() -> None:
+    """The worker side in this process (a thread): ready, results by index, close on None."""
+    import asyncio
+    import multiprocessing.connection as mpc
+
+    from pactx.workers import _serve
+
+    parent, child = multiprocessing.Pipe()
+    closed: list[bool] = []
+    thread = threading.Thread(target=lambda: asyncio.run(_serve(child, _doubling_setup, closed)))
+    thread.start()
+    assert parent.recv() == ("ready", None)
+    parent.send([(0, 5), (1, 7)])
+    parent.send([(2, 1)])
+    results: dict[int, int] = {}
+    while len(results) < 3:
+        assert mpc.wait([parent], timeout=10)
+        kind, batch = parent.recv()
+        assert kind == "done"
+        results.update(batch)
+    assert results == {0: 10, 1: 14, 2: 2}
+    parent.send(None)
+    thread.join(10)
+    assert closed == [True] and not thread.is_alive()
+
+
+def test_the_worker_loop_reports_a_failed_setup() -> None:
+    import asyncio
+
+    from pactx.workers import _serve
+
+    parent, child = multiprocessing.Pipe()
+    asyncio.run(_serve(child, _failing_setup, "abc"))
+    assert parent.recv() == ("fatal", "RuntimeError: cannot set up abc")
