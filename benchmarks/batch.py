@@ -15,6 +15,7 @@ includes these rows in its table.
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 import time
@@ -77,7 +78,7 @@ def batch_benchmark(
 def main() -> int:
     from run import loopback_server, seed_documents  # benchmarks/run.py
 
-    for name, result, target, met in batch_benchmark(seed_documents(400), loopback_server):
+    for name, result, target, met in batch_benchmark(seed_documents(400), functools.partial(loopback_server, module="pactx.testserver")):
         print(f"| {name} | {result} | {target} | {'' if met is None else 'yes' if met else '**no**'} |")
     return 0
 

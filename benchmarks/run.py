@@ -20,11 +20,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import platform
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +39,8 @@ import httpx  # noqa: E402
 import openai  # noqa: E402
 
 from pactx import Extractor, extract_many  # noqa: E402
+from pactx.batch import default_workers  # noqa: E402
+from pactx.transport import default_async_transport  # noqa: E402
 from pactx.extraction import RESPONSE_MODEL  # noqa: E402
 
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -56,20 +60,35 @@ class Row:
         return f"| {self.name} | {self.result} | {self.target} | {mark} |"
 
 
-def seed_documents(count: int) -> list[tuple[str, str]]:
-    """``count`` distinct documents made from the seed lines."""
+def _seed_lines() -> list[str]:
     texts = (path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt")))
     lines = [line for text in texts for line in text.splitlines() if line.strip()]
     if not lines:
         sys.exit(f"no seed documents found in {SEEDS}")
-    return [(f"doc-{i}", f"{lines[i % len(lines)]} (Report {i}.)") for i in range(count)]
+    return lines
+
+
+def stream_documents(count: int) -> Iterator[tuple[str, str]]:
+    """``count`` distinct documents made from the seed lines, one at a time (nothing held)."""
+    lines = _seed_lines()
+    for i in range(count):
+        yield f"doc-{i}", f"{lines[i % len(lines)]} (Report {i}.)"
+
+
+def seed_documents(count: int) -> list[tuple[str, str]]:
+    """``count`` distinct documents made from the seed lines."""
+    return list(stream_documents(count))
 
 
 @contextlib.contextmanager
-def loopback_server(latency: float, *options: str) -> Iterator[str]:
-    """Start ``python -m pactx.testserver`` (with ``options``) in its own process; yield its base URL."""
+def loopback_server(latency: float, *options: str, module: str = "pactx.fastserver") -> Iterator[str]:
+    """Start the loopback server (``python -m pactx.fastserver``, with ``options``) in its own process; yield its URL.
+
+    The lean asyncio server gives the test server's very answers for a fraction of its CPU
+    (``module="pactx.testserver"`` runs the threaded one, which also serves the Batch API).
+    """
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "pactx.testserver", "--latency", str(latency), *options]
+    command = [sys.executable, "-m", module, "--latency", str(latency), *options]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -79,12 +98,76 @@ def loopback_server(latency: float, *options: str) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+def _proc_stat(pid: int | str) -> tuple[int, list[str]] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[1]), fields  # parent pid, the fields after the name
+
+
+def _tree() -> dict[int, list[str]]:
+    """This process and its live descendants (Linux ``/proc``): pid -> stat fields."""
+    stats = {int(e.name): _proc_stat(e.name) for e in Path("/proc").iterdir() if e.name.isdigit()}
+    tree, todo = {}, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        found = stats.get(pid)
+        if found is not None:
+            tree[pid] = found[1]
+        todo += [child for child, stat in stats.items() if stat is not None and stat[0] == pid]
+    return tree
+
+
+def tree_cpu() -> float | None:
+    """CPU seconds used by this process and every descendant, reaped ones included (Linux).
+
+    Each live process counts its own time and that of the children it has reaped, so the
+    worker processes (children of the fork server) and the loopback server all count once.
+    """
+    if not Path("/proc/self/stat").exists():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(sum(int(f) for f in fields[11:15]) for fields in _tree().values()) / ticks
+
+
+class RssSampler:
+    """Peak resident memory of this process and of its largest descendant, sampled (Linux)."""
+
+    def __init__(self, exclude: set[int]) -> None:
+        self.exclude = exclude
+        self.parent = self.child = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.wait(0.25):
+            for pid, fields in _tree().items():
+                rss = int(fields[21]) * page
+                if pid == os.getpid():
+                    self.parent = max(self.parent, rss)
+                elif pid not in self.exclude:
+                    self.child = max(self.child, rss)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def throughput(concurrencies: list[int], latency: float, rounds: int = 40) -> list[Row]:
     """Documents per second at each concurrency, as a fraction of concurrency / latency.
 
     Each batch holds ``rounds`` × concurrency documents (8 s at the ideal rate with the
     defaults), so the sustained rate of a long batch is measured: the first wave, whose
-    answers all land at once, and the last, half-empty one weigh one round in forty.
+    answers all land at once, and the last, half-empty one weigh one round in forty. Worker
+    processes are extract_many's default for the concurrency (:func:`pactx.batch.default_workers`);
+    CPU per document counts the client, its workers and the loopback server.
     """
     rows = []
     with loopback_server(latency) as url:
@@ -93,18 +176,54 @@ def throughput(concurrencies: list[int], latency: float, rounds: int = 40) -> li
             warm = seed_documents(concurrency)
             list(extract_many(warm, extractor=extractor, concurrency=concurrency))
             docs = seed_documents(rounds * concurrency)
+            cpu = tree_cpu()
             started = time.perf_counter()
             outcomes = list(extract_many(docs, extractor=extractor, concurrency=concurrency))
             elapsed = time.perf_counter() - started
+            used = tree_cpu()
             assert all(o.ok for o in outcomes), [o.error for o in outcomes if not o.ok][:2]
             rate, ideal = len(docs) / elapsed, concurrency / latency
-            target = "≥ 0.9" if concurrency == 32 else ""
+            target = {32: 0.9, 128: 0.85}.get(concurrency)
+            workers = default_workers(concurrency, extractor)
+            per_doc = f", {(used - cpu) / len(docs) * 1000:.2f} ms CPU/doc" if cpu is not None and used is not None else ""
             rows.append(
                 Row(
                     f"throughput, concurrency {concurrency}, {latency * 1000:.0f} ms latency",
-                    f"{rate:.1f} docs/s = **{rate / ideal:.2f}** of ideal ({ideal:.0f}/s)",
-                    target,
-                    rate / ideal >= 0.9 if target else None,
+                    f"{rate:.1f} docs/s = **{rate / ideal:.2f}** of ideal ({ideal:.0f}/s); "
+                    f"{workers} worker process{'es' if workers > 1 else ''}{per_doc}",
+                    f"≥ {target}" if target else "",
+                    rate / ideal >= target if target else None,
+                )
+            )
+    return rows
+
+
+def corpus_size(sizes: tuple[int, ...] = (1_000, 10_000), concurrency: int = 128, latency: float = 0.2) -> list[Row]:
+    """How a run's cost grows with the corpus: wall time, docs/s, CPU and peak memory.
+
+    Documents are generated and outcomes consumed one at a time, as ``pactx extract`` streams
+    them; the memory of the parent and of the largest worker process is sampled during each run.
+    """
+    rows = []
+    with loopback_server(latency) as url:
+        server = {pid for pid, fields in _tree().items() if pid != os.getpid()} if tree_cpu() is not None else set()
+        extractor = Extractor(base_url=url, model="bench")
+        list(extract_many(seed_documents(concurrency), extractor=extractor, concurrency=concurrency))  # warm-up
+        for size in sizes:
+            cpu = tree_cpu()
+            with RssSampler(server) as rss:
+                started = time.perf_counter()
+                ok = sum(o.ok for o in extract_many(stream_documents(size), extractor=extractor, concurrency=concurrency))
+                elapsed = time.perf_counter() - started
+            used = tree_cpu()
+            assert ok == size
+            per_doc = f"{(used - cpu) / size * 1000:.2f} ms CPU/doc, " if cpu is not None and used is not None else ""
+            memory = f"peak RSS {rss.parent / 2**20:.0f} MB (parent), {rss.child / 2**20:.0f} MB (largest worker)" if rss.parent else ""
+            rows.append(
+                Row(
+                    f"corpus of {size:,} documents, concurrency {concurrency}, {latency * 1000:.0f} ms latency",
+                    f"**{elapsed:.1f} s**, {size / elapsed:.1f} docs/s = {size / elapsed / (concurrency / latency):.2f} "
+                    f"of ideal; {per_doc}{memory}",
                 )
             )
     return rows
@@ -136,7 +255,9 @@ def overhead(docs_per_round: int = 60, rounds: int = 5) -> list[Row]:
     with loopback_server(0.0) as url:
         extractor = Extractor(base_url=url, model="bench", mode="json_schema")
         bare = openai.OpenAI(base_url=url, api_key="bench", max_retries=0, http_client=httpx.Client())
-        abare = openai.AsyncOpenAI(base_url=url, api_key="bench", max_retries=0, http_client=httpx.AsyncClient())
+        abare = openai.AsyncOpenAI(  # over the pool pactx's async calls use (aiohttp's)
+            base_url=url, api_key="bench", max_retries=0, http_client=httpx.AsyncClient(transport=default_async_transport())
+        )
         requests = [_bare_request(extractor, text) for _, text in docs]
 
         def sync_pair() -> tuple[float, float]:
@@ -210,7 +331,8 @@ def batch_api(count: int = 400) -> list[Row]:
     """The Batch API end to end against the loopback server (``benchmarks/batch.py``)."""
     from batch import batch_benchmark
 
-    return [Row(*row) for row in batch_benchmark(seed_documents(count), loopback_server)]
+    batch_server = functools.partial(loopback_server, module="pactx.testserver")  # the threaded server has the Batch API
+    return [Row(*row) for row in batch_benchmark(seed_documents(count), batch_server)]
 
 
 def embedded(count: int = 4) -> list[Row]:
@@ -298,8 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=40, help="batch length for throughput, in latency rounds")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
     parser.add_argument("--no-readme", action="store_true", help="leave the table in README.md as it is")
+    parser.add_argument("--corpus", default="1000,10000", help="corpus sizes for the cost-growth rows ('' to skip)")
     args = parser.parse_args(argv)
-    command = "python3 benchmarks/run.py" + (" --embedded" if args.embedded else "") + (" --ray" if args.ray else "")
+    given = sys.argv[1:] if argv is None else argv
+    command = " ".join(["python3 benchmarks/run.py", *given])
     lines = [header(command)]
     print(lines[0], flush=True)
     sections = [
@@ -308,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         cache_rerun,
         batch_api,
     ]
+    if args.corpus:
+        sizes = tuple(int(n) for n in args.corpus.split(","))
+        sections.append(lambda: corpus_size(sizes, latency=args.latency))
     if args.embedded:
         sections += [embedded, embedded_articles]
     if args.ray:

@@ -13,7 +13,8 @@ call, re-asks and chunks included, through async token buckets: a call reserves 
 estimated tokens (the request's prompt tokens by :func:`pactx.tokens.request_tokens`, at
 characters / 4, plus a quarter of ``max_tokens``) before it goes,
 and the reservation is corrected from the usage the server reports. Cached results pass
-without touching the limits.
+without touching the limits. :func:`extract_many` can spread a batch over worker processes
+(``workers``; :func:`default_workers`, :mod:`pactx.workers`) with the same guarantees.
 
 >>> for outcome in extract_many(["Mali and Niger signed a pact.", ""], base_url=url):
 ...     print(outcome.id, outcome.ok, outcome.error)
@@ -22,22 +23,28 @@ without touching the limits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import math
+import os
 import signal
 import threading
 import time
 from types import FrameType
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any
 
 from pactx.cache import ResultCache
 from pactx.documents import Document, InputFailure, as_document
+from pactx.errors import ConfigurationError
 from pactx.extraction import Extractor, use_call_gate
-from pactx.redaction import redact
+from pactx.redaction import redact, register_secret
 from pactx.schema import ExtractionResult, TokenUsage
 from pactx.tokens import request_tokens
+from pactx.workers import process_context, run_in_processes
 
 __all__ = [
     "Outcome",
@@ -47,6 +54,8 @@ __all__ = [
     "extract_many",
     "aextract_many",
     "EMBEDDED_PROVIDER",
+    "LOOP_CONCURRENCY",
+    "default_workers",
 ]
 
 EMBEDDED_PROVIDER = "llama-cpp"
@@ -121,7 +130,9 @@ class TokenBucket:
 
     :meth:`acquire` waits (first come, first served) until the amount is available; an
     amount larger than the capacity waits for a full bucket and leaves it in debt.
-    :meth:`adjust` charges (or refunds, when negative) a correction afterwards.
+    :meth:`adjust` charges (or refunds, when negative) a correction afterwards. A bucket made
+    by :meth:`shared` keeps its level in shared memory behind a process lock, so the worker
+    processes of a batch draw from one bucket: the limit holds for all of them together.
     """
 
     def __init__(
@@ -137,35 +148,61 @@ class TokenBucket:
         self.rate = per_minute / 60.0
         self.capacity = float(capacity if capacity is not None else per_minute)
         self._clock, self._sleep = clock, sleep
-        self._tokens = self.capacity
-        self._updated = clock()
+        self._state: Any = [self.capacity, clock()]  # tokens, last refill
+        self._guard: Any = contextlib.nullcontext()
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def shared(cls, per_minute: float, *, context: BaseContext, capacity: float | None = None) -> TokenBucket:
+        """A bucket whose level lives in shared memory (``context``'s), for worker processes.
+
+        It uses the system-wide monotonic clock, so every process sees the same refills.
+        """
+        bucket = cls(per_minute, capacity=capacity)
+        bucket._state = context.RawArray("d", bucket._state)
+        bucket._guard = context.Lock()
+        return bucket
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        del state["_lock"]  # bound to no process; each process makes its own
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
         self._lock = asyncio.Lock()
 
     @property
     def available(self) -> float:
         """Tokens available now (negative when in debt)."""
-        self._refill()
-        return self._tokens
+        with self._guard:
+            self._refill()
+            return float(self._state[0])
 
     def _refill(self) -> None:
         now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
+        state = self._state
+        state[0] = min(self.capacity, state[0] + (now - state[1]) * self.rate)
+        state[1] = now
 
     async def acquire(self, amount: float = 1.0) -> None:
         """Wait until ``amount`` tokens are available and take them."""
         async with self._lock:
             needed = min(amount, self.capacity)
-            self._refill()
-            while self._tokens < needed:
-                await self._sleep((needed - self._tokens) / self.rate)
-                self._refill()
-            self._tokens -= amount
+            while True:
+                with self._guard:
+                    self._refill()
+                    missing = needed - self._state[0]
+                    if missing <= 0:
+                        self._state[0] -= amount
+                        return
+                await self._sleep(missing / self.rate)
 
     def adjust(self, delta: float) -> None:
         """Take ``delta`` more tokens (give back when negative), never above capacity."""
-        self._refill()
-        self._tokens = min(self.capacity, self._tokens - delta)
+        with self._guard:
+            self._refill()
+            self._state[0] = min(self.capacity, self._state[0] - delta)
 
 
 def estimate_tokens(request: dict[str, Any]) -> int:
@@ -174,11 +211,26 @@ def estimate_tokens(request: dict[str, Any]) -> int:
 
 
 class RateGate:
-    """Requests-per-minute and tokens-per-minute limits on every model call (a ``CallGate``)."""
+    """Requests-per-minute and tokens-per-minute limits on every model call (a ``CallGate``).
 
-    def __init__(self, requests_per_minute: float | None = None, tokens_per_minute: float | None = None) -> None:
-        self.requests = TokenBucket(requests_per_minute) if requests_per_minute else None
-        self.tokens = TokenBucket(tokens_per_minute) if tokens_per_minute else None
+    With a multiprocessing ``context`` its buckets are :meth:`TokenBucket.shared`: the
+    limits hold for all the worker processes of a batch together.
+    """
+
+    def __init__(
+        self,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        *,
+        context: BaseContext | None = None,
+    ) -> None:
+        def bucket(per_minute: float | None) -> TokenBucket | None:
+            if not per_minute:
+                return None
+            return TokenBucket.shared(per_minute, context=context) if context else TokenBucket(per_minute)
+
+        self.requests = bucket(requests_per_minute)
+        self.tokens = bucket(tokens_per_minute)
 
     async def admit(self, request: dict[str, Any]) -> float:
         if self.requests is not None:
@@ -308,6 +360,94 @@ async def aextract_many(
             engine.close()
 
 
+LOOP_CONCURRENCY = 64
+"""Documents in flight that one event loop serves at full speed; above it, :func:`extract_many`
+spreads a batch over worker processes by default (README, "Several processes on one machine")."""
+
+
+def _cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1  # pragma: no cover - platforms without affinity
+
+
+def default_workers(concurrency: int, extractor: Extractor | None = None) -> int:
+    """Worker processes :func:`extract_many` uses when ``workers`` is not given.
+
+    One per :data:`LOOP_CONCURRENCY` documents in flight, rounded up, and at most one per CPU
+    this process may run on: 1 up to concurrency 64. Always 1 for an extractor that cannot be
+    rebuilt in another process (:meth:`Extractor.recipe`: the embedded model, a backend or
+    transport given as an object).
+    """
+    if extractor is not None and extractor.recipe() is None:
+        return 1
+    return max(1, min(_cpus(), math.ceil(concurrency / LOOP_CONCURRENCY)))
+
+
+def _worker_count(workers: int | None, concurrency: int, extractor: Extractor) -> int:
+    if workers is None:
+        return default_workers(concurrency, extractor)
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    if workers > 1 and extractor.recipe() is None:
+        raise ConfigurationError(
+            f"workers={workers} needs an endpoint extractor that each worker process can rebuild from "
+            f"its configuration; {extractor!r} cannot be (embedded model, or a backend or transport "
+            "given as an object): use workers=1"
+        )
+    return min(workers, concurrency)
+
+
+def _lost(item: Document | InputFailure, reason: str) -> Outcome:
+    return Outcome.failure(item.id, "WorkerError", reason, item.source)
+
+
+async def _worker_setup(data: dict[str, Any]) -> tuple[Any, Any]:
+    """A worker process's handler: its own extractor (and the batch's shared rate gate)."""
+    register_secret(data["recipe"]["config"].api_key)  # redacted here too, from the start
+    extractor = Extractor(**data["recipe"])
+    gate: RateGate | None = data["gate"]
+
+    async def handle(item: Document | InputFailure) -> Outcome:
+        return await _outcome(extractor, item, gate)
+
+    async def close() -> None:
+        await extractor.aclose()
+        extractor.close()
+
+    return handle, close
+
+
+_PRELOAD = ("pactx.batch", "openai.resources.chat.completions")
+"""Imported once by the fork server workers start from (the chat resources the openai client
+would otherwise import on a worker's first call)."""
+
+
+def _pooled(
+    docs: Iterable[Item],
+    engine: Extractor,
+    *,
+    workers: int,
+    concurrency: int,
+    requests_per_minute: float | None,
+    tokens_per_minute: float | None,
+    ordered: bool,
+) -> Generator[Outcome, None, None]:
+    context = process_context(preload=_PRELOAD)
+    limits = requests_per_minute or tokens_per_minute
+    gate = RateGate(requests_per_minute, tokens_per_minute, context=context) if limits else None
+    yield from run_in_processes(
+        (as_document(raw) for raw in docs),
+        workers=workers,
+        limit=concurrency,
+        setup=_worker_setup,
+        data={"recipe": engine.recipe(), "gate": gate},
+        lost=_lost,
+        ordered=ordered,
+        context=context,
+    )
+
+
 def extract_many(
     docs: Iterable[Item],
     *,
@@ -317,16 +457,47 @@ def extract_many(
     tokens_per_minute: float | None = None,
     cache: ResultCache | str | Path | bool | None = None,
     ordered: bool = False,
+    workers: int | None = None,
     **extractor_options: Any,
 ) -> Generator[Outcome, None, None]:
     """Synchronous :func:`aextract_many`: a generator driving its own event loop.
 
     Stopping early (``break``) or Ctrl-C cancels the documents in flight; outcomes already
     yielded are final. Call :func:`aextract_many` instead from a running event loop.
+
+    ``workers`` processes share the batch, each running its own event loop with its own
+    extractor rebuilt from this one's configuration (:meth:`Extractor.recipe`); documents go
+    to the least busy, ``concurrency`` stays the total in flight, the rate limits hold for
+    all of them together and the cache is the same file. Unset, :func:`default_workers`
+    decides (1 up to concurrency 64). A document whose worker process dies comes out as a
+    ``WorkerError`` failure.
     """
     if _loop_running():
         raise RuntimeError("extract_many cannot run inside an event loop; use aextract_many there")
+    if concurrency < 1:
+        raise ValueError("concurrency must be at least 1")
     engine, owned = _make_extractor(extractor, cache, extractor_options)
+    try:
+        count = _worker_count(workers, concurrency, engine)
+    except BaseException:
+        if owned:
+            engine.close()
+        raise
+    if count > 1:
+        try:
+            yield from _pooled(
+                docs,
+                engine,
+                workers=count,
+                concurrency=concurrency,
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
+                ordered=ordered,
+            )
+        finally:
+            if owned:
+                engine.close()
+        return
     outcomes = aextract_many(
         docs,
         extractor=engine,

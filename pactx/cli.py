@@ -246,6 +246,10 @@ def extract(
     ] = None,
     max_reasks: Annotated[int, typer.Option(help="Validation re-asks after the first try.")] = 2,
     concurrency: Annotated[int, typer.Option(min=1, help="Documents in flight at once.")] = 8,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes sharing the batch (default: one per 64 of concurrency, at most one per CPU)."),
+    ] = None,
     rpm: Annotated[float | None, typer.Option("--rpm", min=1, help="Model requests per minute.")] = None,
     tpm: Annotated[float | None, typer.Option("--tpm", min=1, help="Model tokens per minute.")] = None,
     resume: Annotated[
@@ -336,6 +340,7 @@ def extract(
             requests_per_minute=rpm,
             tokens_per_minute=tpm,
             ordered=not unordered,
+            workers=workers,
         )
         with _progress() as progress, closing(outcomes):
             task = progress.add_task("extract", total=inventory.total - inventory.done, done=0, failed=0, rate="")
@@ -344,6 +349,9 @@ def extract(
                 progress.update(task, advance=1, done=tally.done, failed=tally.failed, rate=tally.rate())
     except KeyboardInterrupt:
         interrupted = True
+    except PactxError as exc:  # e.g. --workers with the embedded model
+        err.print(f"[red]error:[/red] {redact(str(exc))}")
+        raise typer.Exit(2) from None
     finally:
         out.close()
         if failed_sink is not None:

@@ -12,6 +12,7 @@ seen before is answered from disk with no model call.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import os
@@ -43,7 +44,7 @@ from pactx.errors import (
 )
 from pactx.instructor_compat import prepared_response_model, skip_repeated_async_validator_walk
 from pactx.prompts import DEFAULT_PROMPT, Prompt, load_prompt
-from pactx.providers import Backend, ProviderConfig, make_backend
+from pactx.providers import Backend, OpenAIBackend, ProviderConfig, make_backend
 from pactx.redaction import redact
 from pactx.schema import ExtractionResult, RunMetadata, SecurityAgreement, TokenUsage
 from pactx.staged import DEFAULT_STAGED_PROMPT, STRATEGIES, run_staged
@@ -325,6 +326,28 @@ class Extractor:
         if self.min_confidence is None:
             return result
         return filter_confidence(result, self.min_confidence)
+
+    def recipe(self) -> dict[str, Any] | None:
+        """Keyword arguments that build an equivalent extractor in another process, or ``None``.
+
+        ``None`` unless the backend is an endpoint rebuilt from its configuration alone: a
+        backend given as an object, an endpoint with an injected transport and the embedded
+        model (which runs one call at a time) stay in their process. The recipe holds the
+        API key; it is handed to worker processes over a pipe and never written anywhere.
+        """
+        backend = self.backend
+        if type(backend) is not OpenAIBackend or backend.injected_transport:
+            return None
+        return {
+            "config": dataclasses.replace(backend.config, model=backend.model),
+            "prompt": self.prompt,
+            "strategy": self.strategy,
+            "min_confidence": self.min_confidence,
+            "max_reasks": self.max_reasks,
+            "cache": self.cache.path if self.cache is not None else None,
+            "max_chunk_chars": self.max_chunk_chars,
+            "chunk_overlap": self.chunk_overlap,
+        }
 
     def cached(self, text: str, *, source_id: str | None = None) -> ExtractionResult | None:
         """The cached result for ``text`` (``metadata.cached`` set), or ``None``; no model call."""

@@ -429,7 +429,9 @@ def _written_as_name(surface: str) -> bool:
     return len(letters) > _SHORT_ALIAS_LETTERS or all(char.isupper() for char in letters)
 
 
+@lru_cache(maxsize=1 << 16)
 def _lookup(surface: str) -> Resolution | None:
+    """The party an n-gram of a text names, if any (memoized: the same n-grams recur in every text)."""
     if not _written_as_name(surface):
         return None
     key = _key(surface)

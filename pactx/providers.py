@@ -267,6 +267,9 @@ class OpenAIBackend:
             base_url=self.base_url, api_key=api_key, max_retries=0, http_client=self._http
         )
         self._async_transport = async_transport
+        self.injected_transport = transport is not None or async_transport is not None
+        """Whether a transport was given as an object (then the backend cannot be rebuilt
+        from its configuration in another process)."""
         self._async_clients: dict[int, openai.AsyncOpenAI] = {}
         self.model = config.model or self._first_served_model()
 
@@ -358,13 +361,13 @@ class OpenAIBackend:
 
     def complete(self, **kwargs: Any) -> ChatCompletion:
         try:
-            return self._client.chat.completions.create(**self.shaped(kwargs))
+            return self._client.chat.completions.create(**_untransformed(self.shaped(kwargs)))
         except openai.OpenAIError as exc:
             raise self._error(exc) from None
 
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         try:
-            return await self._async_client().chat.completions.create(**self.shaped(kwargs))
+            return await self._async_client().chat.completions.create(**_untransformed(self.shaped(kwargs)))
         except openai.OpenAIError as exc:
             raise self._error(exc) from None
 
@@ -401,6 +404,27 @@ class OpenAIBackend:
         client = self._async_clients.pop(id(asyncio.get_running_loop()), None)
         if client is not None:
             await client.close()
+
+
+_PLAIN_JSON_PARAMS = ("messages", "response_format", "tools", "tool_choice")
+
+
+def _untransformed(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``create`` arguments whose bulky, already plain-JSON parts travel in ``extra_body``.
+
+    The openai client walks every argument against its typed-dict annotations before sending
+    (about a millisecond a call for pactx's messages and schema, the largest cost of a batch
+    request); ``extra_body`` is merged into the request body as it is. The JSON sent is the
+    same: ``messages`` stays a required argument, so an empty list stands in for it and the
+    real one overrides it in the body.
+    """
+    moved = {key: kwargs[key] for key in _PLAIN_JSON_PARAMS if key in kwargs}
+    if not moved:
+        return kwargs
+    rest = {key: value for key, value in kwargs.items() if key not in moved}
+    rest["extra_body"] = {**moved, **(rest.get("extra_body") or {})}
+    rest["messages"] = []
+    return rest
 
 
 def _provider_error(exc: openai.OpenAIError, doing: str) -> ProviderError:
