@@ -33,6 +33,7 @@ from pactx.cache import ResultCache  # noqa: E402
 from pactx.cli import app  # noqa: E402
 from pactx.documents import text_id  # noqa: E402
 from pactx.testserver import FakeOpenAIServer, floor_responder  # noqa: E402
+from pactx.ray import DEFAULT_BATCH_SIZE  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -393,7 +394,7 @@ def test_cli_engine_options_are_checked(tmp_path: Path) -> None:
 
 def test_cli_resume_after_a_killed_ray_driver_skips_what_is_done(cluster: None, tmp_path: Path) -> None:
     """A `pactx extract --engine ray --ray-address ...` process joins the cluster, is killed, and resumes."""
-    docs = corpus(120, prefix="news")
+    docs = corpus(6 * DEFAULT_BATCH_SIZE, prefix="news")  # six batches: an actor may hold two at once
     source = _write_corpus(tmp_path / "news.jsonl", docs)
     out = tmp_path / "out.jsonl"
     address = ray.get_runtime_context().gcs_address
