@@ -6,7 +6,12 @@ floor's agreements, as a tool call or as JSON content) and ``GET /v1/models``, e
 sent ``latency`` seconds after its request arrived. It has no faults and no API key; tests of
 those use the test server. The point is its cost: a thread per connection and
 ``http.server``'s parsing spend more CPU per request than the floor extractor itself, and on
-a small machine the server shares the CPU with the client it measures.
+a small machine the server shares the CPU with the client it measures. For the same reason
+``--answers FILE`` serves answers worked out beforehand: JSON lines ``{"document": ...,
+"answer": {"agreements": [...]}}`` (:func:`write_answers` writes the floor's), looked up by
+the request's fenced document; a document not in the file gets the floor's answer as usual.
+A real endpoint's work is done on another machine, so a benchmark of the client should not
+pay for it.
 
 ``python -m pactx.fastserver --latency 0.2`` prints its base URL on the first line of stdout.
 """
@@ -18,11 +23,15 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
-from pactx.testserver import FakeOpenAIServer, Responder, floor_responder
+import orjson
 
-__all__ = ["LeanOpenAIServer"]
+from pactx.testserver import FakeOpenAIServer, Responder, document_of, floor_responder
+
+__all__ = ["LeanOpenAIServer", "table_responder", "write_answers"]
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 411: "Length Required"}
 
@@ -117,11 +126,11 @@ class LeanOpenAIServer:
         elif method == "POST" and path.endswith("/chat/completions"):
             self.completions += 1
             try:
-                request = json.loads(raw or b"{}")
+                request = orjson.loads(raw or b"{}")
             except ValueError:
                 conn.send(400, b'{"error": {"message": "the body is not JSON"}}', close=True)
                 return
-            status, body = 200, json.dumps(self.completion(request)).encode()  # type: ignore[arg-type]
+            status, body = 200, orjson.dumps(self.completion(request))  # type: ignore[arg-type]
         else:
             status, body = 404, b'{"error": {"message": "not found"}}'
         # Sent ``latency`` after arrival (the loop's clock is time.monotonic): the server's own
@@ -159,13 +168,42 @@ class LeanOpenAIServer:
         self.stop()
 
 
+def write_answers(path: str | Path, documents: Iterable[str]) -> int:
+    """Write the floor's answer to each of ``documents`` as ``--answers`` reads them; returns the count."""
+    count = 0
+    with Path(path).open("wb") as out:
+        for document in documents:
+            answer = floor_responder({"messages": [{"role": "user", "content": document}]})
+            out.write(orjson.dumps({"document": document, "answer": answer}) + b"\n")
+            count += 1
+    return count
+
+
+def table_responder(path: str | Path) -> Responder:
+    """Answers from a file :func:`write_answers` wrote, by document; the floor's for any other."""
+    table: dict[str, dict[str, Any]] = {}
+    with Path(path).open("rb") as lines:
+        for line in lines:
+            if line.strip():
+                entry = orjson.loads(line)
+                table[entry["document"]] = entry["answer"]
+
+    def respond(request: dict[str, Any]) -> dict[str, Any]:
+        answer = table.get(document_of(request))
+        return answer if answer is not None else floor_responder(request)
+
+    return respond
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve on loopback until interrupted: ``python -m pactx.fastserver --latency 0.2``."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds from a request's arrival to its answer")
     parser.add_argument("--model", default="fake-model")
+    parser.add_argument("--answers", help="JSON lines of answers by document (see write_answers)")
     args = parser.parse_args(argv)
-    server = LeanOpenAIServer(model=args.model, latency=args.latency)
+    responder = table_responder(args.answers) if args.answers else None
+    server = LeanOpenAIServer(responder, model=args.model, latency=args.latency)
 
     try:
         asyncio.run(server._serve(lambda: print(server.url, flush=True)))

@@ -85,3 +85,25 @@ def test_main_prints_its_url(argv: list[str]) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_answers_worked_out_beforehand_are_served_by_document_and_others_get_the_floor(tmp_path: Any) -> None:
+    from pactx.fastserver import table_responder, write_answers
+
+    known = "Mali, Niger and Burkina Faso signed a mutual defence pact in Niamey."
+    path = tmp_path / "answers.jsonl"
+    assert write_answers(path, [known]) == 1
+    planted = '{"document": "Atlantis and Lemuria signed a pact.", "answer": {"agreements": [], "from": "table"}}\n'
+    path.write_text(path.read_text() + planted)
+    table = table_responder(path)
+    with FakeOpenAIServer() as reference, LeanOpenAIServer(table) as lean, httpx.Client() as client:
+        request = REQUESTS[0]
+        expected = client.post(reference.url + "/chat/completions", json=request).json()
+        assert client.post(lean.url + "/chat/completions", json=request).json() == expected  # from the table
+        planted_request = {"messages": [{"role": "user", "content": "<document>\nAtlantis and Lemuria signed a pact.\n</document>"}]}
+        answer = client.post(lean.url + "/chat/completions", json=planted_request).json()
+        assert answer["choices"][0]["message"]["content"] == '{"agreements": [], "from": "table"}'  # not the floor
+        other = REQUESTS[2]
+        assert client.post(lean.url + "/chat/completions", json=other).json() == client.post(
+            reference.url + "/chat/completions", json=other
+        ).json()

@@ -157,3 +157,37 @@ def test_the_retry_transport_over_aiohttp_retries_a_dropped_connection() -> None
     with FakeOpenAIServer(faults=FaultPlan(script=["drop", "500"])) as server:
         assert asyncio.run(post(server.url + "/chat/completions")) == 200
         assert server.fault_log == ["drop", "500", "ok"]
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 429, 500, 503, 418])
+def test_the_async_path_fails_with_the_openai_clients_error_types(status: int) -> None:
+    from pactx.errors import ProviderError
+    from pactx.transport import RetryPolicy
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"error": {"message": "no, sk-secret-0123456789abcdef"}})
+
+    config = ProviderConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key="sk-secret-0123456789abcdef",
+                            retry=RetryPolicy(max_retries=0))
+    backend = OpenAIBackend(config, transport=httpx.MockTransport(handler), async_transport=httpx.MockTransport(handler))
+    with pytest.raises(ProviderError) as sync_error:
+        backend.complete(**REQUEST)
+    with pytest.raises(ProviderError) as async_error:
+        asyncio.run(backend.acomplete(**REQUEST))
+    assert async_error.value.status_code == sync_error.value.status_code == status
+    assert str(async_error.value).split(" ")[0] == str(sync_error.value).split(" ")[0]  # the same openai type
+    assert "no," in str(async_error.value) and "0123456789abcdef" not in str(async_error.value)
+
+
+def test_the_async_path_reads_an_answer_that_bends_the_declared_types() -> None:
+    odd = {**ANSWER, "created": "yesterday", "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["authorization"] == "Bearer k" and request.url.path == "/v1/chat/completions"
+        return httpx.Response(200, json=odd)
+
+    config = ProviderConfig(base_url="http://127.0.0.1:9/v1/", model="m", api_key="k", server="generic")
+    backend = OpenAIBackend(config, transport=httpx.MockTransport(handler), async_transport=httpx.MockTransport(handler))
+    completion = asyncio.run(backend.acomplete(**REQUEST))
+    assert completion.choices[0].message.content == "{}" and completion.usage is not None
+    assert completion.usage.total_tokens == 5
