@@ -12,6 +12,7 @@ from importlib import import_module
 from typing import Any, TypeVar
 
 import instructor
+import orjson
 from pydantic import BaseModel
 
 __all__ = [
@@ -44,7 +45,7 @@ def prepared_response_model(model: type[_M]) -> type[_M]:
         key = (args, tuple(sorted(kwargs.items())))
         if key not in schemas:
             schemas[key] = json.dumps(super(prepared, cls).model_json_schema(*args, **kwargs))  # type: ignore[misc]
-        return json.loads(schemas[key])  # type: ignore[no-any-return]  # a fresh copy: callers may edit it
+        return orjson.loads(schemas[key])  # type: ignore[no-any-return]  # a fresh copy: callers may edit it
 
     namespace = {
         "__module__": model.__module__,

@@ -16,7 +16,6 @@ report its own count.
 from __future__ import annotations
 
 import email.utils
-import json
 import ssl
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -164,8 +164,8 @@ def _declares_json(response: httpx.Response) -> bool:
 def _malformed(request: httpx.Request, response: httpx.Response) -> MalformedResponseError | None:
     """The error to retry with if a read JSON answer's body does not parse, else ``None``."""
     try:
-        json.loads(response.content)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        orjson.loads(response.content)
+    except ValueError as exc:  # orjson.JSONDecodeError (a ValueError), invalid UTF-8 included
         return MalformedResponseError(request, response.status_code, str(exc))
     return None
 
