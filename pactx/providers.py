@@ -268,10 +268,12 @@ class OpenAIBackend:
             base_url=self.base_url, api_key=api_key, max_retries=0, http_client=self._http
         )
         self._async_transport = async_transport
+        self._chat_url = httpx.URL(self.base_url.rstrip("/") + "/chat/completions")
+        self._timeouts = httpx.Timeout(config.timeout, connect=config.connect_timeout).as_dict()
         self.injected_transport = transport is not None or async_transport is not None
         """Whether a transport was given as an object (then the backend cannot be rebuilt
         from its configuration in another process)."""
-        self._async_clients: dict[int, httpx.AsyncClient] = {}
+        self._async_pools: dict[int, AsyncRetryTransport] = {}
         self.model = config.model or self._first_served_model()
 
     def _server_info(self) -> ServerInfo:
@@ -281,17 +283,13 @@ class OpenAIBackend:
         headers = {"Authorization": f"Bearer {self.config.api_key}"} if self.config.api_key else {}
         return detect(self._http, self.base_url, headers=headers, timeout=min(self.config.timeout, 10.0))
 
-    def _async_http(self) -> httpx.AsyncClient:
-        """The running event loop's HTTP client (an async pool belongs to one loop)."""
+    def _async_pool(self) -> AsyncRetryTransport:
+        """The running event loop's retrying connection pool (a pool belongs to one loop)."""
         loop_id = id(asyncio.get_running_loop())
-        client = self._async_clients.get(loop_id)
-        if client is None:
-            client = httpx.AsyncClient(
-                transport=AsyncRetryTransport(self._async_transport, self.policy),
-                timeout=httpx.Timeout(self.config.timeout, connect=self.config.connect_timeout),
-            )
-            self._async_clients[loop_id] = client
-        return client
+        pool = self._async_pools.get(loop_id)
+        if pool is None:
+            pool = self._async_pools[loop_id] = AsyncRetryTransport(self._async_transport, self.policy)
+        return pool
 
     def _first_served_model(self) -> str:
         if self.server.models:
@@ -365,7 +363,7 @@ class OpenAIBackend:
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         """One chat completion, posted straight through the async pool (see :func:`_post_chat`)."""
         try:
-            return await _post_chat(self._async_http(), self.base_url, self.config.api_key, self.shaped(kwargs))
+            return await _post_chat(self._async_pool(), self._chat_url, self._timeouts, self.config.api_key, self.shaped(kwargs))
         except openai.OpenAIError as exc:
             raise self._error(exc) from None
 
@@ -399,9 +397,9 @@ class OpenAIBackend:
 
     async def aclose(self) -> None:
         """Close the asynchronous HTTP client of the running event loop, if one was opened."""
-        client = self._async_clients.pop(id(asyncio.get_running_loop()), None)
-        if client is not None:
-            await client.aclose()
+        pool = self._async_pools.pop(id(asyncio.get_running_loop()), None)
+        if pool is not None:
+            await pool.aclose()
 
 
 _PLAIN_JSON_PARAMS = ("messages", "response_format", "tools", "tool_choice")
@@ -437,31 +435,39 @@ _STATUS_ERRORS: dict[int, type[openai.APIStatusError]] = {
 
 
 async def _post_chat(
-    http: httpx.AsyncClient, base_url: str, api_key: str | None, request: dict[str, Any]
+    pool: httpx.AsyncBaseTransport, url: httpx.URL, timeouts: dict[str, float | None], api_key: str | None,
+    request: dict[str, Any],
 ) -> ChatCompletion:
-    """POST ``request`` to ``{base_url}/chat/completions`` and read the answer as a ``ChatCompletion``.
+    """POST ``request`` to the chat-completions ``url`` through ``pool``; the answer as a ``ChatCompletion``.
 
     The body is the JSON the openai client sends for the same arguments (a test compares the
     two), and failures are the openai client's exceptions, so everything above this call is
-    the same. What it skips is the client's per-call work: walking the arguments against its
-    typed dicts and building the answer field by field in Python, more than half of a
-    batch's client CPU per document. pydantic validates the answer in one pass; an answer
-    that does not fit the declared types is read leniently, as the openai client reads it.
+    the same. What it skips is the per-call work of the openai client (walking the arguments
+    against its typed dicts, building the answer field by field in Python) and of an httpx
+    client (URL merging, cookies, auth and redirect handling, none of which a chat call
+    uses): more than half of a batch's client CPU per document. pydantic validates the answer
+    in one pass; an answer that does not fit the declared types is read leniently, as the
+    openai client reads it.
     """
     body = {key: value for key, value in request.items() if key not in _CALL_OPTIONS}
     body.update(request.get("extra_body") or {})
     headers = {"Content-Type": "application/json", "Accept": "application/json", **(request.get("extra_headers") or {})}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
-    url = base_url.rstrip("/") + "/chat/completions"
+    outgoing = httpx.Request("POST", url, headers=headers, content=_json_bytes(body), extensions={"timeout": timeouts})
     try:
-        response = await http.post(url, content=_json_bytes(body), headers=headers)
+        response = await pool.handle_async_request(outgoing)
+        response.request = outgoing
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
     except httpx.TimeoutException:
-        raise openai.APITimeoutError(request=httpx.Request("POST", url)) from None
+        raise openai.APITimeoutError(request=outgoing) from None
     except httpx.HTTPError as exc:
-        raise openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=httpx.Request("POST", url)) from None
+        raise openai.APIConnectionError(message=f"{type(exc).__name__}: {exc}", request=outgoing) from None
     try:
-        data = orjson.loads(response.content) if response.content else None
+        data = orjson.loads(content) if content else None
     except ValueError:
         data = None
     if response.status_code >= 400:
