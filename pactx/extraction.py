@@ -339,7 +339,9 @@ class Extractor:
         if type(backend) is not OpenAIBackend or backend.injected_transport:
             return None
         return {
-            "config": dataclasses.replace(backend.config, model=backend.model),
+            # the family this process detected: a worker does not ask the server again (detection
+            # is up to three round trips, paid by every worker of every batch otherwise)
+            "config": dataclasses.replace(backend.config, model=backend.model, server=backend.server.family.name),
             "prompt": self.prompt,
             "strategy": self.strategy,
             "min_confidence": self.min_confidence,

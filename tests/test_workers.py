@@ -319,3 +319,15 @@ def test_the_worker_loop_reports_a_failed_setup() -> None:
     parent, child = multiprocessing.Pipe()
     asyncio.run(_serve(child, _failing_setup, "abc"))
     assert parent.recv() == ("fatal", "RuntimeError: cannot set up abc")
+
+
+def test_a_worker_rebuilds_the_extractor_without_asking_the_server_again() -> None:
+    with FakeOpenAIServer() as server:
+        extractor = Extractor(base_url=server.url, model="m")
+        recipe = extractor.recipe()
+    assert recipe is not None
+    # the server is gone: a rebuilt backend that tried to detect it would find nothing there
+    rebuilt = Extractor(**recipe)
+    assert rebuilt.backend.server.family == extractor.backend.server.family
+    assert rebuilt.backend.server.evidence == "named by PACTX_SERVER"  # named, not detected
+    assert rebuilt.backend.mode_name == extractor.backend.mode_name
