@@ -270,6 +270,7 @@ class OpenAIBackend:
         self._async_transport = async_transport
         self._chat_url = httpx.URL(self.base_url.rstrip("/") + "/chat/completions")
         self._timeouts = httpx.Timeout(config.timeout, connect=config.connect_timeout).as_dict()
+        self._api_key = api_key  # what the synchronous openai client sends, sent by the async path too
         self.injected_transport = transport is not None or async_transport is not None
         """Whether a transport was given as an object (then the backend cannot be rebuilt
         from its configuration in another process)."""
@@ -363,7 +364,7 @@ class OpenAIBackend:
     async def acomplete(self, **kwargs: Any) -> ChatCompletion:
         """One chat completion, posted straight through the async pool (see :func:`_post_chat`)."""
         try:
-            return await _post_chat(self._async_pool(), self._chat_url, self._timeouts, self.config.api_key, self.shaped(kwargs))
+            return await _post_chat(self._async_pool(), self._chat_url, self._timeouts, self._api_key, self.shaped(kwargs))
         except openai.OpenAIError as exc:
             raise self._error(exc) from None
 
@@ -451,9 +452,14 @@ async def _post_chat(
     """
     body = {key: value for key, value in request.items() if key not in _CALL_OPTIONS}
     body.update(request.get("extra_body") or {})
-    headers = {"Content-Type": "application/json", "Accept": "application/json", **(request.get("extra_headers") or {})}
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
+    headers.update(request.get("extra_headers") or {})
+    if request.get("extra_query"):
+        url = url.copy_merge_params(request["extra_query"])
+    if request.get("timeout") is not None:  # a per-call timeout, as the openai client takes it
+        timeouts = httpx.Timeout(request["timeout"]).as_dict()
     outgoing = httpx.Request("POST", url, headers=headers, content=_json_bytes(body), extensions={"timeout": timeouts})
     try:
         response = await pool.handle_async_request(outgoing)
@@ -495,7 +501,7 @@ def _json_bytes(value: Any) -> bytes:
 
 
 _CALL_OPTIONS = ("extra_body", "extra_headers", "extra_query", "timeout")
-"""``create`` arguments that shape the call rather than travel in the body."""
+"""``create`` arguments that shape the call (body, headers, query, timeout) rather than travel in the body."""
 
 
 def _provider_error(exc: openai.OpenAIError, doing: str) -> ProviderError:

@@ -191,3 +191,21 @@ def test_the_async_path_reads_an_answer_that_bends_the_declared_types() -> None:
     completion = asyncio.run(backend.acomplete(**REQUEST))
     assert completion.choices[0].message.content == "{}" and completion.usage is not None
     assert completion.usage.total_tokens == 5
+
+
+def test_both_backend_paths_send_the_same_headers_query_and_key_placeholder() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=ANSWER)
+
+    config = ProviderConfig(base_url="http://127.0.0.1:9/v1", model="m", server="generic")  # no key
+    backend = OpenAIBackend(config, transport=httpx.MockTransport(handler), async_transport=httpx.MockTransport(handler))
+    call = {**REQUEST, "extra_headers": {"X-Trace": "t1"}, "extra_query": {"api-version": "2"}}
+    backend.complete(**call)
+    asyncio.run(backend.acomplete(**call))
+    sync, lean = seen
+    for name in ("authorization", "x-trace", "content-type"):
+        assert lean.headers.get(name) == sync.headers.get(name), name
+    assert lean.url == sync.url and lean.url.params["api-version"] == "2"
