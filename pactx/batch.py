@@ -418,9 +418,9 @@ async def _worker_setup(data: dict[str, Any]) -> tuple[Any, Any]:
     return handle, close
 
 
-_PRELOAD = ("pactx.batch", "openai.resources.chat.completions")
-"""Imported once by the fork server workers start from (the chat resources the openai client
-would otherwise import on a worker's first call)."""
+_PRELOAD = ("pactx.forkserver",)
+"""Imported by the fork server workers start from: what a worker would otherwise import and
+build on its first documents (:mod:`pactx.forkserver`)."""
 
 
 def _pooled(

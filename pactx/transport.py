@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import email.utils
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -212,9 +213,21 @@ class RetryTransport(httpx.BaseTransport):
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._inner = inner or httpx.HTTPTransport(**_transport_options())
+        self._inner = inner
+        self._building = threading.Lock()
         self.policy = policy or RetryPolicy()
         self._sleep = sleep
+
+    @property
+    def inner(self) -> httpx.BaseTransport:
+        """The wrapped transport. The default one (a connection pool with a TLS context) is built
+        on first use: a backend that only calls asynchronously, as in a worker process, never
+        pays for it (importing httpcore and loading the CA bundle: 0.15 s)."""
+        if self._inner is None:
+            with self._building:
+                if self._inner is None:
+                    self._inner = httpx.HTTPTransport(**_transport_options())
+        return self._inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         retrying = Retrying(
@@ -229,7 +242,7 @@ class RetryTransport(httpx.BaseTransport):
         return retrying(self._send, request)
 
     def _send(self, request: httpx.Request) -> httpx.Response:
-        response = self._inner.handle_request(request)
+        response = self.inner.handle_request(request)
         if response.status_code in RETRYABLE_STATUS:
             response.read()
         elif _declares_json(response):
@@ -241,7 +254,8 @@ class RetryTransport(httpx.BaseTransport):
         return response
 
     def close(self) -> None:
-        self._inner.close()
+        if self._inner is not None:
+            self._inner.close()
 
 
 class _ReleasingStream(httpx.AsyncByteStream):

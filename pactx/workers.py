@@ -1,15 +1,23 @@
 """Worker processes: one event loop each, items dealt to the least busy, results exact.
 
-:func:`run_in_processes` is the parent's side. It reads the items lazily, keeps at most
-``limit`` of them in flight over all workers, sends each to the worker with the fewest in
-flight and yields one result per item: in completion order, or in input order with
-``ordered`` (then at most ``4 × limit`` items are started but not yet yielded). A worker
-builds its handler once (``setup``, a module-level function, so it pickles by name) and runs
-every item it is given as a task of its own event loop, sending results back in batches.
+:func:`run_in_processes` is the parent's side. It reads the items lazily and splits
+``limit`` into a fixed share per worker: a worker runs at most its share at once, so at most
+``limit`` items run over all workers. Each worker also holds a few items more than its share
+(:data:`SPARE`), so it starts the next one the moment one finishes instead of waiting a round
+trip through the parent; new items go to the worker with the most room. Results come back in
+completion order, or in input order with ``ordered`` (then at most ``4 × limit`` items are
+dealt but not yet yielded). A worker builds its handler once (``setup``, a module-level
+function, so it pickles by name) and runs each item as a task of its own event loop, sending
+results back in batches. After setup it moves what it has imported and built out of the
+garbage collector's way (:func:`gc.freeze`, :data:`GC_THRESHOLDS`): the process is pactx's
+own, and full collections over the libraries' objects stalled every document in flight for
+up to 0.2 s.
 
-Nothing is lost: an item whose worker dies becomes ``lost(item, reason)`` and a replacement
-worker is started (at most ``workers`` replacements in all; past that the remaining items
-are lost the same way). Closing the generator, an exception or Ctrl-C stops every worker:
+Nothing is lost: the items a dying worker may have started (its share, oldest first) become
+``lost(item, reason)``; the ones it held but cannot have started are dealt again, to the
+other workers or a replacement started in its place (at most ``workers`` replacements in
+all; past that the remaining items are lost the same way). Closing the generator, an
+exception or Ctrl-C stops every worker:
 each is asked to stop (it cancels what it runs and closes its handler), then terminated if
 it has not exited within :data:`STOP_TIMEOUT` seconds. Workers ignore SIGINT, which the
 terminal sends to the whole process group: the parent decides. A worker whose parent dies
@@ -22,6 +30,8 @@ Processes start from a fork server (where the platform has one) that imports the
 from __future__ import annotations
 
 import asyncio
+import collections
+import gc
 import multiprocessing
 import multiprocessing.connection
 import signal
@@ -35,13 +45,21 @@ from typing import Any, Generic, TypeVar
 from pactx.errors import PactxError
 from pactx.redaction import redact
 
-__all__ = ["run_in_processes", "process_context", "WorkerSetupError", "STOP_TIMEOUT"]
+__all__ = ["run_in_processes", "process_context", "WorkerSetupError", "STOP_TIMEOUT", "SPARE", "GC_THRESHOLDS"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 STOP_TIMEOUT = 5.0
 """Seconds a stopped worker gets to cancel its work and close before it is terminated."""
+
+SPARE = 0.5
+"""Items a worker holds beyond its share, as a fraction of the share (at least one): enough to
+keep every slot busy while its results travel to the parent and new items come back."""
+
+GC_THRESHOLDS = (20_000, 20, 20)
+"""The garbage collector's thresholds in a worker process (Python's default is 700, 10, 10):
+a document allocates thousands of short-lived objects that reference counting frees anyway."""
 
 Handler = Callable[[Any], Awaitable[Any]]
 Setup = Callable[[Any], Awaitable[tuple[Handler, Callable[[], Awaitable[None]]]]]
@@ -62,16 +80,22 @@ def process_context(preload: Iterable[str] = ()) -> BaseContext:
     return multiprocessing.get_context("spawn")  # pragma: no cover - Windows
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, setup: Setup, data: Any) -> None:
+def _worker_main(conn: multiprocessing.connection.Connection, setup: Setup, data: Any, share: int = 1) -> None:
     """A worker process: serve items from ``conn`` until told to stop or the parent goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        asyncio.run(_serve(conn, setup, data))
+        asyncio.run(_serve(conn, setup, data, share, tune_gc=True))
     finally:
         conn.close()
 
 
-async def _serve(conn: multiprocessing.connection.Connection, setup: Setup, data: Any) -> None:
+async def _serve(
+    conn: multiprocessing.connection.Connection, setup: Setup, data: Any, share: int = 1, *, tune_gc: bool = False
+) -> None:
+    """Run up to ``share`` items at once, the rest waiting in arrival order; results in batches.
+
+    ``tune_gc``: this is a worker process of ours, so set its garbage collector up for the work.
+    """
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[list[tuple[int, Any]] | None] = asyncio.Queue()
 
@@ -95,9 +119,15 @@ async def _serve(conn: multiprocessing.connection.Connection, setup: Setup, data
     except Exception as exc:
         conn.send(("fatal", redact(f"{type(exc).__name__}: {exc}")))
         return
+    if tune_gc:
+        gc.freeze()  # what setup imported and built lives as long as the process: never scan it again
+        gc.set_threshold(*GC_THRESHOLDS)
     conn.send(("ready", None))
     outbox: list[tuple[int, Any]] = []
+    waiting: collections.deque[tuple[int, Any]] = collections.deque()
     tasks: set[asyncio.Task[None]] = set()
+    running = 0
+    stopping = False
 
     def flush() -> None:
         batch = outbox[:]
@@ -107,19 +137,33 @@ async def _serve(conn: multiprocessing.connection.Connection, setup: Setup, data
         except (OSError, ValueError):  # the parent is gone
             inbox.put_nowait(None)
 
+    def fill() -> None:
+        nonlocal running
+        while waiting and running < share and not stopping:
+            index, item = waiting.popleft()
+            running += 1
+            task = asyncio.create_task(run(index, item))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
     async def run(index: int, item: Any) -> None:
-        result = await handle(item)
+        nonlocal running
+        try:
+            result = await handle(item)
+        finally:
+            running -= 1
+            fill()  # the next item starts now, not after a round trip through the parent
         if not outbox:
             loop.call_soon(flush)  # one message for every result that lands in this step
         outbox.append((index, result))
 
     try:
         while (message := await inbox.get()) is not None:
-            for index, item in message:
-                task = asyncio.create_task(run(index, item))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+            waiting.extend(message)
+            fill()
     finally:
+        stopping = True
+        waiting.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -130,7 +174,8 @@ async def _serve(conn: multiprocessing.connection.Connection, setup: Setup, data
 class _Worker(Generic[T]):
     process: Any
     conn: multiprocessing.connection.Connection
-    inflight: dict[int, T] = field(default_factory=dict)
+    share: int
+    inflight: dict[int, T] = field(default_factory=dict)  # dealt, not yet answered, in dealing order
     alive: bool = True
     ready: bool = False
 
@@ -149,24 +194,29 @@ def run_in_processes(
     """Yield ``handle(item)`` for every item, computed by ``workers`` processes (see the module)."""
     if workers < 1 or limit < 1:
         raise ValueError("workers and limit must be at least 1")
+    workers = min(workers, limit)  # every worker's share is at least one item
     context = context or process_context()
     pool: list[_Worker[T]] = []
     restarts = workers
 
-    def start() -> None:
+    def start(share: int) -> None:
         parent_end, child_end = context.Pipe()
         process = context.Process(  # type: ignore[attr-defined]
-            target=_worker_main, args=(child_end, setup, data), name="pactx-worker", daemon=True
+            target=_worker_main, args=(child_end, setup, data, share), name="pactx-worker", daemon=True
         )
         process.start()
         child_end.close()
-        pool.append(_Worker(process, parent_end))
+        pool.append(_Worker(process, parent_end, share))
 
     held: dict[int, R] = {}
+    again: collections.deque[tuple[int, T]] = collections.deque()  # dealt to a worker that died unstarted
     source = iter(items)
     started = received = yielded = 0
     exhausted = False
     window = 4 * limit
+
+    def room(worker: _Worker[T]) -> int:
+        return worker.share + max(1, int(worker.share * SPARE)) - len(worker.inflight)
 
     def bury(worker: _Worker[T]) -> None:
         nonlocal received, restarts
@@ -179,14 +229,16 @@ def run_in_processes(
                 "processes import the main module; see the multiprocessing guide), or use one process"
             )
         reason = f"the worker process running it died (exit code {worker.process.exitcode})"
-        for index, item in worker.inflight.items():
+        dealt = list(worker.inflight.items())
+        for index, item in dealt[: worker.share]:  # a worker starts items in the order dealt
             held[index] = lost(item, reason)
             received += 1
+        again.extendleft(reversed(dealt[worker.share :]))
         worker.inflight.clear()
         worker.conn.close()
-        if restarts > 0 and not exhausted:
+        if restarts > 0 and (again or not exhausted):
             restarts -= 1
-            start()
+            start(worker.share)
 
     def receive(worker: _Worker[T]) -> None:
         nonlocal received
@@ -205,27 +257,40 @@ def run_in_processes(
             held[index] = result
             received += 1
 
+    def next_item() -> tuple[int, T] | None:
+        nonlocal started, exhausted
+        if again:
+            return again.popleft()
+        if exhausted or (ordered and started - yielded >= window):
+            return None
+        try:
+            item = next(source)
+        except StopIteration:
+            exhausted = True
+            return None
+        started += 1
+        return started - 1, item
+
     try:
-        for _ in range(workers):
-            start()
+        for number in range(workers):
+            start(limit // workers + (number < limit % workers))
         while True:
             batches: dict[int, list[tuple[int, T]]] = {}
-            while not exhausted and started - received < limit and (not ordered or started - yielded < window):
-                try:
-                    item = next(source)
-                except StopIteration:
-                    exhausted = True
-                    break
+            while True:
                 alive = [w for w in pool if w.alive]
+                if alive:
+                    worker = max(alive, key=room)
+                    if room(worker) <= 0:
+                        break
+                dealt = next_item()
+                if dealt is None:
+                    break
                 if not alive:
-                    held[started] = lost(item, "no worker process is left to run it")
-                    started += 1
+                    held[dealt[0]] = lost(dealt[1], "no worker process is left to run it")
                     received += 1
                     continue
-                worker = min(alive, key=lambda w: len(w.inflight))
-                worker.inflight[started] = item
-                batches.setdefault(id(worker), []).append((started, item))
-                started += 1
+                worker.inflight[dealt[0]] = dealt[1]
+                batches.setdefault(id(worker), []).append(dealt)
             for worker in pool:
                 if id(worker) in batches:
                     try:

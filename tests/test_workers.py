@@ -331,3 +331,72 @@ def test_a_worker_rebuilds_the_extractor_without_asking_the_server_again() -> No
     assert rebuilt.backend.server.family == extractor.backend.server.family
     assert rebuilt.backend.server.evidence == "named by PACTX_SERVER"  # named, not detected
     assert rebuilt.backend.mode_name == extractor.backend.mode_name
+
+
+async def _counting_setup(data: Any) -> Any:
+    """A handler that reports its process, the most items it ran at once and the GC's state."""
+    import asyncio
+    import gc
+
+    state = {"running": 0, "most": 0}
+
+    async def handle(item: int) -> tuple[int, int, int, tuple[int, int, int]]:
+        if item == data:
+            os._exit(3)  # this item kills its worker
+        state["running"] += 1
+        state["most"] = max(state["most"], state["running"])
+        await asyncio.sleep(0.02)
+        state["running"] -= 1
+        return os.getpid(), state["most"], gc.get_freeze_count(), gc.get_threshold()
+
+    async def close() -> None:
+        pass
+
+    return handle, close
+
+
+def test_each_worker_runs_its_share_of_the_limit_and_no_more() -> None:
+    """limit 5 over 2 workers: shares 3 and 2, each used fully, never exceeded, although each
+    worker holds more items than its share (so it need not wait for the parent between items)."""
+    results = list(run_in_processes(range(60), workers=2, limit=5, setup=_counting_setup, data=-1, lost=str))
+    assert len(results) == 60
+    most: dict[int, int] = {}
+    for pid, peak, _, _ in results:  # type: ignore[misc]
+        most[pid] = max(most.get(pid, 0), peak)
+    assert sorted(most.values()) == [2, 3]
+
+
+def test_worker_processes_keep_their_setup_out_of_the_garbage_collectors_way() -> None:
+    from pactx.workers import GC_THRESHOLDS
+
+    ((_, _, frozen, thresholds),) = list(run_in_processes([0], workers=1, limit=1, setup=_counting_setup, data=-1, lost=str))
+    assert frozen > 1000 and thresholds == GC_THRESHOLDS
+
+
+def test_what_a_dead_worker_held_but_had_not_started_is_run_elsewhere() -> None:
+    """Shares of 1: the first worker starts item 0 (which kills it) and holds item 2 unstarted;
+    item 0 is lost, item 2 goes to another worker and succeeds."""
+    results = list(run_in_processes(range(8), workers=2, limit=2, setup=_counting_setup, data=0, lost=lambda i, why: (i, why)))
+    lost = [r for r in results if isinstance(r[0], int) and isinstance(r[1], str)]
+    assert len(results) == 8
+    assert lost == [(0, "the worker process running it died (exit code 3)")]
+
+
+def test_the_sync_connection_pool_is_built_only_when_a_sync_call_needs_it() -> None:
+    """A worker process only calls asynchronously: it never imports httpcore or loads the CA bundle."""
+    from pactx.transport import RetryTransport
+
+    transport = RetryTransport()
+    assert transport._inner is None
+    transport.close()  # nothing to close yet
+    assert isinstance(transport.inner, httpx.HTTPTransport) and transport.inner is transport.inner
+    transport.close()
+
+
+def test_the_fork_server_builds_what_workers_would_each_build_on_their_first_documents() -> None:
+    code = (
+        "import sys, pactx.forkserver, pactx.parties as p; "
+        "print(p._alias_index.cache_info().currsize, 'instructor.v2.providers.openai.handlers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["1", "True"]
