@@ -35,6 +35,8 @@ __all__ = [
     "LIST_JOIN",
     "LIST_END",
     "specific_type_cued",
+    "INTENDED_COOPERATION",
+    "names_an_instrument",
 ]
 
 # Each cue is the union of one alternation per language: English, French, Spanish, German.
@@ -298,3 +300,27 @@ MEMBERSHIP_CHANGE = _cue(
 )
 """A state joining, leaving or suspending membership of an organization: an agreement event
 (guidelines §5.2) even where no word for an agreement is used."""
+
+
+INTENDED_COOPERATION = _cue(
+    r"(?:deepen|strengthen|enhance|explor|bolster|boost|intensif(?:y|ie)|reinforc|broaden|expand|"
+    r"step(?:ping|s|ped)? up)\w*\s+(?:(?:the|their|its|our|this|that|an?)\s+)?(?:[\w'’-]+\s+){0,3}?"
+    r"(?:cooperation|co-operation|partnerships?|collaboration|ties|relations)",
+    r"(?:renforc|approfondi|intensifi|d[ée]velopp|[ée]largi)\w*\s+(?:(?:la|leur|sa|notre|cette|le|un|une)\s+)?"
+    r"(?:[\w'’-]+\s+){0,2}?(?:coop[ée]ration|partenariat|collaboration|liens|relations)",
+    r"(?:reforz|fortalec|profundiz|intensific|ampli)\w*\s+(?:(?:la|su|sus|nuestra|esta|el|una?)\s+)?"
+    r"(?:[\w'’-]+\s+){0,2}?(?:cooperaci[óo]n|asociaci[óo]n|colaboraci[óo]n|lazos|relaciones)",
+    r"(?:zusammenarbeit|kooperation|partnerschaft|beziehungen)\w*\s+(?:\w+\s+){0,2}?(?:zu\s+)?"
+    r"(?:vertiefen|st[äa]rken|ausbauen|intensivieren|erweitern)|"
+    r"(?:vertiefung|st[äa]rkung|ausbau|intensivierung|erweiterung)\s+(?:der|ihrer|unserer)\s+(?:\w+\s+){0,2}?"
+    r"(?:zusammenarbeit|kooperation|partnerschaft|beziehungen)",
+)
+"""Cooperation or ties that a party means to deepen, strengthen or expand: intent with no
+instrument, not an agreement (guidelines §2.2: "will deepen security cooperation",
+"exploring enhanced cooperation", "hope to deepen the partnership")."""
+
+
+def names_an_instrument(text: str) -> bool:
+    """True when ``text`` uses a word for an agreement other than cooperation it only intends
+    (:data:`INTENDED_COOPERATION`; "signed a pact to deepen cooperation" still names one)."""
+    return mentions_agreement(INTENDED_COOPERATION.sub(" ", text))

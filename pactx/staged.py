@@ -23,6 +23,7 @@ it once. Nothing is generated, so the answer is always well-formed and never run
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,7 +35,7 @@ from pactx.cues import (
     LIST_JOIN,
     MEMBERSHIP_CHANGE,
     PLURAL_INSTRUMENT_WITH,
-    mentions_agreement,
+    names_an_instrument,
     not_a_side,
     obligations_cued,
     specific_type_cued,
@@ -89,6 +90,16 @@ TYPE_WORDS: dict[AgreementType, tuple[str, ...]] = {
     AgreementType.MILITARY_AID: ("military aid",),
     AgreementType.OTHER: ("other",),
 }
+PLEDGE_TYPES: tuple[tuple[Obligation, AgreementType], ...] = (
+    (Obligation.DEFENSE, AgreementType.DEFENSE_PACT),
+    (Obligation.NEUTRALITY, AgreementType.NEUTRALITY_PACT),
+    (Obligation.NON_AGGRESSION, AgreementType.NON_AGGRESSION_PACT),
+    (Obligation.CONSULTATION, AgreementType.ENTENTE),
+)
+"""Guidelines §4, steps 1-4 (COW types I, IIa, IIb, III): a stated wartime pledge decides the
+kind, the highest pledge first, whatever the text calls the agreement."""
+PLEDGE_OBLIGATION: dict[AgreementType, Obligation] = {kind: obligation for obligation, kind in PLEDGE_TYPES}
+
 OBLIGATION_PHRASES: dict[Obligation, str] = {
     Obligation.DEFENSE: "Defend each other if one of them is attacked",
     Obligation.OFFENSE: "Fight together in an offensive war",
@@ -152,25 +163,38 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
 
     A party every mention of which reads as a threat, target, rival, venue, source of troops
     or created body (:func:`pactx.cues.not_a_side`; guidelines §3.1, §3.4), or follows such a
-    mention in a list, is left out, unless that leaves fewer than two names to choose from.
+    mention in a list or repeats it in brackets, is left out, unless that leaves fewer than two names to choose from.
     """
     aside: dict[str, bool] = {}
+    previous: tuple[Mention, bool] | None = None
     for run in _lists(text, sorted(mentions, key=lambda m: m.start)):
         flagged = not_a_side(text, run[0].start, run[0].end)  # a list's items share one role
         for mention in run:
             flagged = flagged or not_a_side(text, mention.start, mention.end)
+            if previous is not None and _glosses(text, previous[0], mention):
+                flagged = flagged or previous[1]  # "the Alliance of Sahel States (AES)": one mention
             key = _identity(mention)
             aside[key] = aside.get(key, True) and flagged
+            previous = (mention, flagged)
     distinct = _distinct(mentions)
     kept = [m for m in distinct if not aside[_identity(m)]]
     return kept if len(kept) >= 2 else distinct
 
 
+def _glosses(text: str, previous: Mention, mention: Mention) -> bool:
+    """True when ``mention`` only repeats ``previous`` in brackets ("... States (AES)")."""
+    return _identity(previous) == _identity(mention) and _GLOSS.fullmatch(text, previous.end, mention.start) is not None
+
+
+_GLOSS = re.compile(r"\s*[(\[]\s*")
+
+
 def propose(text: str) -> list[Candidate]:
     """The passages of ``text`` that may report an agreement, with their candidate parties.
 
-    A passage qualifies when it uses a word for an agreement (in a language the cues cover)
-    and at least two parties are named in it, or in it and the passage before it ("the two
+    A passage qualifies when it uses a word for an agreement (in a language the cues cover),
+    other than cooperation a party only means to deepen or strengthen (intent with no
+    instrument, guidelines §2.2: :func:`pactx.cues.names_an_instrument`), and at least two parties are named in it, or in it and the passage before it ("the two
     countries signed ..."). Parties are the gazetteer's states and organizations; when those
     are fewer than two, the passage's other proper names (an armed group, a company, a new
     organization: :func:`pactx.parties.proper_noun_mentions`) are candidates too, for the
@@ -187,7 +211,7 @@ def propose(text: str) -> list[Candidate]:
 
     candidates: list[Candidate] = []
     for index, passage in enumerate(passages):
-        if not (mentions_agreement(passage.text) or _membership_change(passage, mentions)):
+        if not (names_an_instrument(passage.text) or _membership_change(passage, mentions)):
             continue
         scope = inside(passage, mentions)
         if len(_distinct(scope)) < 2 and index > 0:
@@ -267,6 +291,14 @@ class _Asker:
         return normalized(scores.logprobs)
 
 
+def pledged_type(obligations: Sequence[str]) -> AgreementType | None:
+    """The kind the highest pledge among ``obligations`` decides (:data:`PLEDGE_TYPES`), if any."""
+    for obligation, kind in PLEDGE_TYPES:
+        if obligation.value in obligations:
+            return kind
+    return None
+
+
 def _dyads(candidate: Candidate, chosen: Sequence[int]) -> list[list[int]]:
     """The chosen parties, one group per record: several instruments "with" several partners
     ("signed defence pacts with France and Germany") are one record per partner (§2.11)."""
@@ -301,11 +333,14 @@ def _records(asker: _Asker, candidate: Candidate, threshold: float) -> list[dict
     ]
     order = sorted(range(len(candidate.mentions)), key=lambda i: -party_p[i])
     chosen = {i for i in order if party_p[i] >= 0.5} | set(order[:2])  # an agreement has two sides
-    obligations = [
-        o.value
+    pledges = {
+        o.value: form.yes(asker.prompt.question("obligation", obligation=OBLIGATION_PHRASES[o]))
         for o in obligations_cued(passage)
-        if form.yes(asker.prompt.question("obligation", obligation=OBLIGATION_PHRASES[o])) >= 0.5
-    ]
+    }
+    obligations = [o for o, p in pledges.items() if p >= 0.5]
+    pledged = pledged_type(obligations)
+    if pledged is not None and pledged.value != kind:  # the pledge decides the kind (§4)
+        kind, p_type = pledged.value, pledges[PLEDGE_OBLIGATION[pledged].value]
     return [
         {
             "evidence": [{"quote": passage}],
@@ -329,7 +364,9 @@ def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
     States" are one party). Several descriptions of one pact in a text are one record, whatever
     kind or stage each passage suggests: the merged record keeps the first mention's fields
     (news reports lead with the event itself; later passages add background), every passage
-    as evidence (up to the schema's four), the union of obligations and the highest confidences.
+    as evidence (up to the schema's four), the union of obligations and the highest confidences;
+    a wartime pledge stated in any of them decides the kind (§4: "the pact ... established
+    collective defense" after "signed a security pact").
     """
     groups: dict[frozenset[str], SecurityAgreement] = {}
     for agreement in agreements:
@@ -340,6 +377,11 @@ def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
             continue
         kept.evidence = (kept.evidence + agreement.evidence)[:4]
         kept.obligations = list(dict.fromkeys(kept.obligations + agreement.obligations))
+        pledged = pledged_type(kept.obligations)
+        if pledged is not None and kept.agreement_type != pledged:  # a later passage states the pledge (§4)
+            kept.agreement_type = pledged
+            if kept.confidence is not None and agreement.confidence is not None and agreement.agreement_type == pledged:
+                kept.confidence = kept.confidence.model_copy(update={"agreement_type": agreement.confidence.agreement_type})
         if kept.confidence is not None and agreement.confidence is not None:
             kept.confidence = kept.confidence.model_copy(
                 update={"agreement": max(kept.confidence.agreement, agreement.confidence.agreement)}

@@ -176,6 +176,8 @@ def test_two_mentions_of_one_pact_become_one_record() -> None:
         ("Canada and the EU signed a defence partnership to reduce Canada's reliance on the US.", ["CAN", "EU"]),
         ("Japan and the Philippines signed an access agreement amid threats from China.", ["JPN", "PHL"]),
         ("Mali, Niger and Burkina Faso signed a charter creating the Alliance of Sahel States.", ["MLI", "NER", "BFA"]),
+        ("Mali, Niger and Burkina Faso signed a charter creating the Alliance of Sahel States (AES).", ["MLI", "NER", "BFA"]),
+        ("Russia and the Alliance of Sahel States (AES) signed a memorandum on military cooperation.", ["RUS", "AES"]),
         ("La France et l'Allemagne ont signé un pacte de défense contre la Russie.", ["FRA", "DEU"]),
         ("ECOWAS and Liberia signed a mission agreement keeping troops from Senegal, Nigeria and Ghana there.", ["ECOWAS", "LBR"]),
         ("The accord commits Britain and Ukraine to consult within a day if Russia attacks Ukraine again.", ["GBR", "UKR"]),
@@ -364,3 +366,75 @@ def test_prompt_questions_are_filled_without_rescanning_values() -> None:
     with pytest.raises(KeyError):
         PROMPT.question("nope")
     assert re.search(r"\{\w+\}", PROMPT.question("report")) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russia and China will deepen security cooperation to counter US influence, Lavrov said.",
+        "Japan and South Korea agreed to strengthen their defence cooperation at talks in Seoul.",
+        "Officials in Paris and Rome are exploring enhanced security cooperation.",
+        "La France et l'Italie vont renforcer leur coopération de défense.",
+        "España y Marruecos acordaron reforzar su cooperación en materia de seguridad.",
+        "Polen und Litauen wollen ihre sicherheitspolitische Zusammenarbeit vertiefen.",
+    ],
+)
+def test_cooperation_only_intended_is_not_a_candidate(text: str) -> None:
+    """Guidelines §2.2: intent to deepen or strengthen cooperation, with no instrument, is no record."""
+    assert propose(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Russia and China signed a treaty to deepen security cooperation.",
+        "Indonesia and the United States elevated their ties to a Comprehensive Strategic Partnership.",
+        "Polen und Litauen unterzeichneten ein Abkommen zur Vertiefung der Zusammenarbeit.",
+    ],
+)
+def test_an_instrument_that_deepens_cooperation_is_still_a_candidate(text: str) -> None:
+    (candidate,) = propose(text)
+    assert len(candidate.mentions) == 2
+
+
+def test_a_pledge_stated_in_a_later_passage_decides_the_kind() -> None:
+    """§4 step 1: "a security pact" is a defense pact once the text states the defense pledge."""
+    text = (
+        "Mali and Niger signed a security pact on Saturday. "
+        "The pact commits Mali and Niger to collective defense if either is attacked."
+    )
+    answer = run_staged(ScriptedScorer(agreement={"Mali": 0.9}), PROMPT, text)
+    (agreement,) = answer.agreements
+    assert agreement.obligations == ["defense"]
+    assert agreement.agreement_type is AgreementType.DEFENSE_PACT and agreement.status is AgreementStatus.SIGNED
+    assert agreement.confidence is not None and agreement.confidence.agreement_type == pytest.approx(1.0)
+
+
+def test_a_consultation_pledge_makes_an_entente_unless_a_higher_pledge_is_stated() -> None:
+    """§4 steps 1-4: the highest wartime pledge decides (consultation alone: entente, COW Type III),
+    over the kind the model chose; the kind's confidence is then the pledge's."""
+    text = "Britain and Ukraine signed an agreement under which they will consult within a day if Ukraine is attacked."
+    scorer = ScriptedScorer(agreement={"Britain": 0.9})
+    scorer.choice_logprobs = _preferring(scorer.choice_logprobs, "Kind:", " security partnership")  # type: ignore[method-assign]
+    (agreement,) = run_staged(scorer, PROMPT, text).agreements
+    assert agreement.obligations == ["consultation"]
+    assert agreement.agreement_type is AgreementType.ENTENTE
+    assert agreement.confidence is not None and agreement.confidence.agreement_type == pytest.approx(0.8)
+    declined = ScriptedScorer(agreement={"Britain": 0.9})
+    declined.choice_logprobs = _preferring(  # type: ignore[method-assign]
+        _preferring(declined.choice_logprobs, "Kind:", " security partnership"), "Consult each other", " no"
+    )
+    (kept,) = run_staged(declined, PROMPT, text).agreements
+    assert kept.obligations == [] and kept.agreement_type is AgreementType.SECURITY_PARTNERSHIP
+
+
+def _preferring(score, field: str, answer: str):  # type: ignore[no-untyped-def]
+    """``score``, except that questions starting with ``field`` get ``answer`` with probability 0.9."""
+
+    def choice_logprobs(prompt: str, options: Sequence[Sequence[str]]) -> ChoiceScores:
+        if not prompt.rsplit("\n", 1)[-1].startswith(field):
+            return score(prompt, options)
+        weights = [0.9 if answer in option else 0.1 / max(len(options) - 1, 1) for option in options]
+        return ChoiceScores([math.log(w) for w in weights], prompt_tokens=1, cached_tokens=0, scored_tokens=len(options))
+
+    return choice_logprobs
