@@ -36,6 +36,7 @@ __all__ = [
     "LIST_END",
     "specific_type_cued",
     "INTENDED_COOPERATION",
+    "PLACE_BEFORE",
     "names_an_instrument",
 ]
 
@@ -324,3 +325,8 @@ def names_an_instrument(text: str) -> bool:
     """True when ``text`` uses a word for an agreement other than cooperation it only intends
     (:data:`INTENDED_COOPERATION`; "signed a pact to deepen cooperation" still names one)."""
     return mentions_agreement(INTENDED_COOPERATION.sub(" ", text))
+
+
+PLACE_BEFORE = re.compile(r"(?:\bin|\bat|\ben|(?<!\w)à)\s+$", re.IGNORECASE)
+"""A preposition of place right before a name: "at the State Department in Washington" names
+where something happened; a capital written so is a venue, not a side (§3.1, §3.3)."""

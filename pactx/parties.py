@@ -29,6 +29,7 @@ from pactx.languages import CALENDAR_WORDS, FUNCTION_WORDS, detect_language
 from pactx.schema import Party, PartyKind, SecurityAgreement
 
 __all__ = [
+    "is_capital",
     "Organization",
     "ORGANIZATIONS",
     "Resolution",
@@ -235,6 +236,21 @@ def _alias_index() -> dict[str, Resolution]:
         for alias in (org.code, org.name, *org.aliases):
             index[_key(alias)] = Resolution(org.code, PartyKind.ORGANIZATION)
     return index
+
+
+@lru_cache(maxsize=1)
+def _capital_keys() -> frozenset[str]:
+    from countryinfo._cache import load_countries
+
+    capitals = [info.get("capital") for info in load_countries()["countries"].values()]
+    names = [c for c in capitals if isinstance(c, str) and c] + ["Washington", "Kyiv", "Kiev", "Astana", "Nur-Sultan"]
+    return frozenset(_key(name.removesuffix(" D.C.")) for name in names)
+
+
+def is_capital(name: str) -> bool:
+    """True when ``name`` is a state's capital city ("Washington", "Manila"): in running text
+    either a metonym for the government (§3.3) or a place."""
+    return _key(name) in _capital_keys()
 
 
 def _german_forms(name: str) -> list[str]:

@@ -34,6 +34,7 @@ from pactx.cues import (
     LIST_END,
     LIST_JOIN,
     MEMBERSHIP_CHANGE,
+    PLACE_BEFORE,
     PLURAL_INSTRUMENT_WITH,
     names_an_instrument,
     not_a_side,
@@ -43,7 +44,7 @@ from pactx.cues import (
     types_cued,
 )
 from pactx.grounding import SourceText, Span, evidence_spans
-from pactx.parties import Mention, find_mentions, party_key, party_keys, proper_noun_mentions
+from pactx.parties import Mention, find_mentions, is_capital, party_key, party_keys, proper_noun_mentions
 from pactx.prompts import Prompt
 from pactx.schema import (
     AgreementStatus,
@@ -162,15 +163,16 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     """The distinct mentions that may be sides of an agreement, in text order.
 
     A party every mention of which reads as a threat, target, rival, venue, source of troops
-    or created body (:func:`pactx.cues.not_a_side`; guidelines §3.1, §3.4), or follows such a
-    mention in a list or repeats it in brackets, is left out, unless that leaves fewer than two names to choose from.
+    or created body (:func:`pactx.cues.not_a_side`; guidelines §3.1, §3.4), a capital named as
+    a place ("in Washington"), or follows such a mention in a list or repeats it in brackets,
+    is left out, unless that leaves fewer than two names to choose from.
     """
     aside: dict[str, bool] = {}
     previous: tuple[Mention, bool] | None = None
     for run in _lists(text, sorted(mentions, key=lambda m: m.start)):
         flagged = not_a_side(text, run[0].start, run[0].end)  # a list's items share one role
         for mention in run:
-            flagged = flagged or not_a_side(text, mention.start, mention.end)
+            flagged = flagged or not_a_side(text, mention.start, mention.end) or _venue(text, mention)
             if previous is not None and _glosses(text, previous[0], mention):
                 flagged = flagged or previous[1]  # "the Alliance of Sahel States (AES)": one mention
             key = _identity(mention)
@@ -179,6 +181,11 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     distinct = _distinct(mentions)
     kept = [m for m in distinct if not aside[_identity(m)]]
     return kept if len(kept) >= 2 else distinct
+
+
+def _venue(text: str, mention: Mention) -> bool:
+    """True when ``mention`` is a capital named as a place ("signed at the State Department in Washington")."""
+    return PLACE_BEFORE.search(text, max(0, mention.start - 4), mention.start) is not None and is_capital(mention.surface)
 
 
 def _glosses(text: str, previous: Mention, mention: Mention) -> bool:

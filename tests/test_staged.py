@@ -178,6 +178,8 @@ def test_two_mentions_of_one_pact_become_one_record() -> None:
         ("Mali, Niger and Burkina Faso signed a charter creating the Alliance of Sahel States.", ["MLI", "NER", "BFA"]),
         ("Mali, Niger and Burkina Faso signed a charter creating the Alliance of Sahel States (AES).", ["MLI", "NER", "BFA"]),
         ("Russia and the Alliance of Sahel States (AES) signed a memorandum on military cooperation.", ["RUS", "AES"]),
+        ("Chile and Peru signed a border security pact at the foreign ministry in Quito.", ["CHL", "PER"]),
+        ("Washington and Tokyo signed a defence pact in Tokyo on Monday.", ["USA", "JPN"]),
         ("La France et l'Allemagne ont signé un pacte de défense contre la Russie.", ["FRA", "DEU"]),
         ("ECOWAS and Liberia signed a mission agreement keeping troops from Senegal, Nigeria and Ghana there.", ["ECOWAS", "LBR"]),
         ("The accord commits Britain and Ukraine to consult within a day if Russia attacks Ukraine again.", ["GBR", "UKR"]),
