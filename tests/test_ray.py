@@ -284,7 +284,10 @@ def test_a_killed_worker_loses_no_document(cluster: None) -> None:
     assert len(pids_seen - {killed}) >= 2, pids_seen  # a new actor took the dead one's place
     counts = Counter(seen)
     assert set(counts) == {i for i, _ in docs} and set(counts.values()) == {1}
-    assert calls > len(docs)  # the killed actor's batch in flight was extracted again
+    # Every document was asked at least once; a batch the killed actor had in flight is asked
+    # again (more calls), but an actor killed between two batches had nothing to redo, so the
+    # count alone cannot tell that the retry happened: the ids above are what must hold.
+    assert calls >= len(docs)
 
 
 def test_node_caches_hit_wherever_they_were_written_and_merge(cluster: None, server: FakeOpenAIServer, tmp_path: Path) -> None:
