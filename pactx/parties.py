@@ -243,8 +243,8 @@ def _capital_keys() -> frozenset[str]:
     from countryinfo._cache import load_countries
 
     capitals = [info.get("capital") for info in load_countries()["countries"].values()]
-    names = [c for c in capitals if isinstance(c, str) and c] + ["Washington", "Kyiv", "Kiev", "Astana", "Nur-Sultan"]
-    return frozenset(_key(name.removesuffix(" D.C.")) for name in names)
+    former = ["Kiev", "Astana"]  # names still in use for capitals countryinfo lists as Kyiv, Nur-Sultan
+    return frozenset(_key(name.removesuffix(" D.C.")) for name in [c for c in capitals if isinstance(c, str) and c] + former)
 
 
 def is_capital(name: str) -> bool:

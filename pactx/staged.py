@@ -99,7 +99,6 @@ PLEDGE_TYPES: tuple[tuple[Obligation, AgreementType], ...] = (
 )
 """Guidelines §4, steps 1-4 (COW types I, IIa, IIb, III): a stated wartime pledge decides the
 kind, the highest pledge first, whatever the text calls the agreement."""
-PLEDGE_OBLIGATION: dict[AgreementType, Obligation] = {kind: obligation for obligation, kind in PLEDGE_TYPES}
 
 OBLIGATION_PHRASES: dict[Obligation, str] = {
     Obligation.DEFENSE: "Defend each other if one of them is attacked",
@@ -199,10 +198,11 @@ _GLOSS = re.compile(r"\s*[(\[]\s*")
 def propose(text: str) -> list[Candidate]:
     """The passages of ``text`` that may report an agreement, with their candidate parties.
 
-    A passage qualifies when it uses a word for an agreement (in a language the cues cover),
+    A passage qualifies when it uses a word for an agreement (in a language the cues cover)
     other than cooperation a party only means to deepen or strengthen (intent with no
-    instrument, guidelines §2.2: :func:`pactx.cues.names_an_instrument`), and at least two parties are named in it, or in it and the passage before it ("the two
-    countries signed ..."). Parties are the gazetteer's states and organizations; when those
+    instrument, guidelines §2.2: :func:`pactx.cues.names_an_instrument`), and at least two
+    parties are named in it, or in it and the passage before it ("the two countries signed
+    ..."). Parties are the gazetteer's states and organizations; when those
     are fewer than two, the passage's other proper names (an armed group, a company, a new
     organization: :func:`pactx.parties.proper_noun_mentions`) are candidates too, for the
     model to accept or reject. Passages that address a model (prompt injection) never
@@ -298,12 +298,9 @@ class _Asker:
         return normalized(scores.logprobs)
 
 
-def pledged_type(obligations: Sequence[str]) -> AgreementType | None:
-    """The kind the highest pledge among ``obligations`` decides (:data:`PLEDGE_TYPES`), if any."""
-    for obligation, kind in PLEDGE_TYPES:
-        if obligation.value in obligations:
-            return kind
-    return None
+def _highest_pledge(obligations: Sequence[str]) -> tuple[Obligation, AgreementType] | None:
+    """The highest pledge among ``obligations`` and the kind it decides (:data:`PLEDGE_TYPES`), if any."""
+    return next(((o, kind) for o, kind in PLEDGE_TYPES if o.value in obligations), None)
 
 
 def _dyads(candidate: Candidate, chosen: Sequence[int]) -> list[list[int]]:
@@ -345,9 +342,9 @@ def _records(asker: _Asker, candidate: Candidate, threshold: float) -> list[dict
         for o in obligations_cued(passage)
     }
     obligations = [o for o, p in pledges.items() if p >= 0.5]
-    pledged = pledged_type(obligations)
-    if pledged is not None and pledged.value != kind:  # the pledge decides the kind (§4)
-        kind, p_type = pledged.value, pledges[PLEDGE_OBLIGATION[pledged].value]
+    pledge = _highest_pledge(obligations)
+    if pledge is not None and pledge[1].value != kind:  # the pledge decides the kind (§4)
+        kind, p_type = pledge[1].value, pledges[pledge[0].value]
     return [
         {
             "evidence": [{"quote": passage}],
@@ -384,9 +381,9 @@ def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
             continue
         kept.evidence = (kept.evidence + agreement.evidence)[:4]
         kept.obligations = list(dict.fromkeys(kept.obligations + agreement.obligations))
-        pledged = pledged_type(kept.obligations)
-        if pledged is not None and kept.agreement_type != pledged:  # a later passage states the pledge (§4)
-            kept.agreement_type = pledged
+        pledge = _highest_pledge(kept.obligations)
+        if pledge is not None and kept.agreement_type != pledge[1]:  # a later passage states the pledge (§4)
+            kept.agreement_type = pledged = pledge[1]
             if kept.confidence is not None and agreement.confidence is not None and agreement.agreement_type == pledged:
                 kept.confidence = kept.confidence.model_copy(update={"agreement_type": agreement.confidence.agreement_type})
         if kept.confidence is not None and agreement.confidence is not None:
