@@ -330,3 +330,103 @@ def names_an_instrument(text: str) -> bool:
 PLACE_BEFORE = re.compile(r"(?:\bin|\bat|\ben|(?<!\w)à)\s+$", re.IGNORECASE)
 """A preposition of place right before a name: "at the State Department in Washington" names
 where something happened; a capital written so is a venue, not a side (§3.1, §3.3)."""
+
+
+_OBJECT_DETERMINER = (
+    r"(?:(?:the|its|their|his|her|our|this|that|an?|l['’]|le|la|les|son|sa|ses|leur|leurs|une?|des|du|"
+    r"el|los|las|su|sus|una?|al|den|das|die|dem|ihr\w*|sein\w*)\s*)?"
+)
+# Up to four words between the verb and the instrument ("its 2014 defence cooperation treaty"),
+# none of them a preposition or a word for talks: "ended the talks on a deal" revokes nothing.
+_OBJECT_MODIFIERS = (
+    r"(?:(?!(?:on|of|for|with|to|about|over|in|and|talks|negotiations|sur|de|avec|pour|et|sobre|con|para|y|"
+    r"über|mit|und|für)\b)[\w'’-]+\s+){0,4}?"
+)
+_INSTRUMENT = (
+    r"(?:pacts?|treat(?:y|ies)|agreements?|accords?|alliances?|arrangements?|deals?|partnerships?|"
+    r"memorand(?:um|a)|charter|pactes?|trait[ée]s?|partenariats?|conventions?|tratados?|pactos?|acuerdos?|"
+    r"alianzas?|convenios?|\w*(?:vertrag|abkommen|pakt|b[üu]ndnis|vereinbarung)\w*)"
+)
+REVOCATION = _cue(
+    r"(?:revok\w*|terminat\w*|scrap(?:s|ped|ping)?|abrogat\w*|renounc\w*|denounc\w*|cancel\w*|annul\w*|"
+    r"tor(?:e|n) up|tear(?:s|ing)? up|end(?:s|ed|ing)?|quit(?:s|ting)?|suspend\w*|froze|freez\w*|"
+    r"(?:withdr[ae]w\w*|pull(?:s|ed|ing)? out|exit(?:s|ed|ing)?) (?:from|of))\s+"
+    + _OBJECT_DETERMINER + _OBJECT_MODIFIERS + _INSTRUMENT,
+    r"(?:r[ée]voqu\w+|abrog\w+|d[ée]nonc\w+|(?:mis|met|mettre|mettent) fin (?:[àa]|aux)|r[ée]sili\w+|rompu|"
+    r"(?:se |s['’])?retir\w+ (?:de|du|des)|quitt\w+|suspend\w+|gel\w+)\s*"
+    + _OBJECT_DETERMINER + _OBJECT_MODIFIERS + _INSTRUMENT,
+    r"(?:revoc\w+|derog\w+|denunci\w+|(?:puso|pusieron|poner|pone|ponen) fin (?:a|al)|rescindi\w+|romp\w+|"
+    r"(?:se )?retir\w+ (?:de|del)|abandon\w+|suspend\w+|congel\w+|anul\w+)\s+"
+    + _OBJECT_DETERMINER + _OBJECT_MODIFIERS + _INSTRUMENT,
+    r"(?:k[üu]ndig\w+|aufk[üu]ndig\w*|beend\w+|widerr[iu]\w+|verl[äa]ss\w+|verlie[ßs]\w*|setzt\w*)\s+"
+    + _OBJECT_MODIFIERS + _INSTRUMENT + r"|"
+    r"\w*(?:vertrag|abkommen|pakt|b[üu]ndnis|vereinbarung)\w*\s+(?:[\w-]+\s+){0,5}?"
+    r"(?:gek[üu]ndigt|aufgek[üu]ndigt|aufgehoben|beendet|widerrufen|annulliert|ausgesetzt|eingefroren)",
+)
+"""A party revoking, ending, leaving or suspending an agreement the passage names ("has revoked
+the security pact with", "was ending its 2014 defence cooperation treaty"): the passage reports
+that agreement's termination or suspension (guidelines §5.1, §13.7)."""
+
+_NOT_ASSERTED = _cue(
+    r"if|unless|whether|could|would|might|(?-i:may)|threat\w*|vow\w*|consider\w*|plan\w*|propos\w*|call\w*|urg\w*|"
+    r"demand\w*|refus\w*|not|never|no|n['’]t|den(?:y|ies|ied)|after|since|following|before|when|once|until|"
+    r"rumou?r\w*|reportedly",
+    r"si|sans|pourrai\w*|menac\w*|envisag\w*|refus\w*|ne|pas|jamais|apr[èe]s|depuis|lorsque|quand|avant",
+    r"si|podr[íi]a\w*|amenaz\w*|plane\w*|rechaz\w*|nunca|tras|despu[ée]s|desde|cuando|antes",
+    r"wenn|falls|ob|k[öo]nnte\w*|w[üu]rde\w*|droh\w*|erw[äa]g\w*|nicht|nie|kein\w*|seit|bevor",
+)
+"""Words that leave a revocation unasserted or make it background, when they come before it in
+its clause: a condition, threat, plan, denial or negation (§2.3, §2.7) or a time clause that
+dates it before the news (§2.6: "since Mali ended its treaty with France")."""
+
+_CLAUSE_START = re.compile(r"[,;:.!?()\"“”]")
+
+
+def revocation_cued(text: str) -> AgreementStatus | None:
+    """``terminated`` or ``suspended`` when ``text`` asserts that a party revokes or suspends an
+    agreement it names (:data:`REVOCATION`), else ``None``.
+
+    Only a revocation stated as fact counts: one that a condition, threat, plan, denial,
+    negation or background time clause in the same clause qualifies does not (:data:`_NOT_ASSERTED`).
+    """
+    for match in REVOCATION.finditer(text):
+        if asserted(text, match.start()):
+            suspended = STATUS_CUES[1][1].search(match.group())  # "suspended", "froze", ...
+            return AgreementStatus.SUSPENDED if suspended else AgreementStatus.TERMINATED
+    return None
+
+
+LEAVING_BEFORE = re.compile(
+    r"\b(?:withdr[ae]w\w*\s+from|pull(?:s|ed|ing)?\s+out\s+of|quit(?:s|ting)?|exit(?:s|ed|ing)?(?:\s+from)?|"
+    r"(?:se\s+|s['’])?retir\w+\s+(?:de|du|des|del)|quitt\w+|sal(?:ió|ieron|ir|e|en)\s+(?:de|del)|abandon\w+|"
+    r"(?:austr(?:itt|eten|at|aten)\w*|ausgetreten)\s+aus|verl[äa]ss\w+|verlie[ßs]\w*)\s+"
+    r"(?:(?:the|la|le|l['’]|el|der|die|dem|den)\s*)?$",
+    re.IGNORECASE,
+)
+"""A verb of leaving right before a name: "withdrawing from the G5 Sahel", "quitte la CEDEAO"
+(the member leaving an organization, guidelines §5.2: ``terminated``)."""
+
+
+def asserted(text: str, start: int) -> bool:
+    """True when nothing before ``start`` in its clause makes what follows a condition, threat,
+    plan, denial, negation or background (:data:`_NOT_ASSERTED`)."""
+    clause = text[:start]
+    cut = max((m.end() for m in _CLAUSE_START.finditer(clause)), default=0)
+    return _NOT_ASSERTED.search(clause[cut:]) is None
+
+
+_PACT_NAMED_AFTER = re.compile(
+    r"^\s+(?:(?:security|defen[cs]e|military|mutual|trilateral|collective|nuclear|submarine)\s+){0,2}"
+    r"(?:pact|treaty|alliance|agreement|accord|partnership|arrangements?|deal)\s+(?:between|among|linking)\b",
+    re.IGNORECASE,
+)
+_PACT_NAMED_BEFORE = re.compile(r"\b(?:pact[eo]?|trait[ée]|tratado|alliance|alianza|pakt|b[üu]ndnis)\s+$", re.IGNORECASE)
+_MEMBERS_FOLLOW = re.compile(r"^\s+(?:between|among|entre|zwischen)\b", re.IGNORECASE)
+
+
+def names_the_pact(text: str, start: int, end: int) -> bool:
+    """True when the name ``text[start:end]`` is the name of a pact whose members the text then
+    lists: "the AUKUS security pact between the United States, ...", "le pacte AUKUS entre ...".
+    Its members are the parties; the name is the record's ``name`` (guidelines §3.4, step 3)."""
+    before, after = text[max(0, start - 20) : start], text[end : end + 60]
+    return bool(_PACT_NAMED_AFTER.match(after) or (_PACT_NAMED_BEFORE.search(before) and _MEMBERS_FOLLOW.match(after)))

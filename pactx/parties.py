@@ -113,6 +113,18 @@ ORGANIZATIONS: tuple[Organization, ...] = (
     Organization("G7", "Group of Seven", ("G-7",)),
     Organization("FPDA", "Five Power Defence Arrangements", ("Five Power Defense Arrangements",)),
     Organization("ANZUS", "ANZUS", ("ANZUS Treaty",)),
+    Organization("G5S", "G5 Sahel", ("G5 Sahel", "G-5 Sahel", "G5-Sahel", "Groupe des cinq pour le Sahel")),
+    Organization("EAC", "East African Community", (
+        "Communauté d'Afrique de l'Est", "Comunidad de África Oriental", "Ostafrikanische Gemeinschaft",
+    )),
+    Organization("ECCAS", "Economic Community of Central African States", (
+        "CEEAC", "Communauté économique des États de l'Afrique centrale",
+        "Comunidad Económica de los Estados de África Central", "Wirtschaftsgemeinschaft Zentralafrikanischer Staaten",
+    )),
+    Organization("CIS", "Commonwealth of Independent States", (
+        "Communauté des États indépendants", "Comunidad de Estados Independientes",
+        "Gemeinschaft Unabhängiger Staaten",
+    )),
     Organization("OIC", "Organisation of Islamic Cooperation", (
         "Organization of Islamic Cooperation", "OCI", "Organisation de la coopération islamique",
         "Organización para la Cooperación Islámica",

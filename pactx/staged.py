@@ -35,10 +35,14 @@ from pactx.cues import (
     LIST_JOIN,
     MEMBERSHIP_CHANGE,
     PLACE_BEFORE,
+    LEAVING_BEFORE,
     PLURAL_INSTRUMENT_WITH,
+    asserted,
     names_an_instrument,
+    names_the_pact,
     not_a_side,
     obligations_cued,
+    revocation_cued,
     specific_type_cued,
     statuses_cued,
     types_cued,
@@ -172,6 +176,7 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
         flagged = not_a_side(text, run[0].start, run[0].end)  # a list's items share one role
         for mention in run:
             flagged = flagged or not_a_side(text, mention.start, mention.end) or _venue(text, mention)
+            flagged = flagged or (mention.kind is PartyKind.ORGANIZATION and names_the_pact(text, mention.start, mention.end))
             if previous is not None and _glosses(text, previous[0], mention):
                 flagged = flagged or previous[1]  # "the Alliance of Sahel States (AES)": one mention
             key = _identity(mention)
@@ -232,11 +237,41 @@ def propose(text: str) -> list[Candidate]:
 
 
 def _membership_change(passage: Span, mentions: Sequence[Mention]) -> bool:
-    """True when the passage speaks of joining or leaving an organization it names (§5.2)."""
-    return MEMBERSHIP_CHANGE.search(passage.text) is not None and any(
-        m.kind is PartyKind.ORGANIZATION and passage.start <= m.start and m.end <= passage.end
-        for m in mentions
-    )
+    """True when the passage speaks of joining or leaving an organization it names (§5.2): the
+    organization follows the word for it ("withdrawing from the G5 Sahel", "accession to NATO")
+    or comes right before it ("NATO membership") or inside it ("became NATO's 32nd member"). A withdrawal of anything else near a named
+    organization ("the EU may need to double its aid if the US withdraws its support") is not one."""
+    organizations = [
+        m for m in mentions if m.kind is PartyKind.ORGANIZATION and passage.start <= m.start and m.end <= passage.end
+    ]
+    for match in MEMBERSHIP_CHANGE.finditer(passage.text):
+        start, end = passage.start + match.start(), passage.start + match.end()
+        if any(
+            0 <= m.start - end <= _MEMBERSHIP_REACH or 0 <= start - m.end <= 3 or (start <= m.start and m.end <= end)
+            for m in organizations
+        ):
+            return True
+    return False
+
+
+_MEMBERSHIP_REACH = 40  # characters from the word for joining or leaving to the organization's name
+
+
+def _fixed_status(candidate: Candidate) -> AgreementStatus | None:
+    """The status the passage's own words decide, so the model is not asked whether it reports an
+    agreement: a party revoking or suspending an agreement the passage names (§13.7), or leaving
+    an organization it names (§5.2). Only when stated as fact (:func:`pactx.cues.asserted`)."""
+    passage = candidate.passage
+    revoked = revocation_cued(passage.text)
+    if revoked is not None:
+        return revoked
+    for mention in candidate.mentions:
+        if mention.kind is PartyKind.ORGANIZATION and passage.start <= mention.start < passage.end:
+            at = mention.start - passage.start
+            leaving = LEAVING_BEFORE.search(passage.text, max(0, at - 40), at)
+            if leaving is not None and asserted(passage.text, leaving.start()):
+                return AgreementStatus.TERMINATED
+    return None
 
 
 class _Form:
@@ -267,6 +302,11 @@ class _Form:
             best, probability = values[index], probabilities[index]
         self.text += f"{field} {answers[best][0]}\n"
         return best, probability
+
+    def write(self, field: str, answer: str) -> float:
+        """Write in ``answer`` without asking (probability 1)."""
+        self.text += f"{field} {answer}\n"
+        return 1.0
 
     def yes(self, field: str) -> float:
         """Probability of "yes" for ``field``; the more likely answer is written in."""
@@ -322,12 +362,12 @@ def _records(asker: _Asker, candidate: Candidate, threshold: float) -> list[dict
     passage = candidate.passage.text
     questions = asker.prompt.questions
     form = _Form(asker, passage)
-    p_report = form.yes(questions["report"])
+    fixed = _fixed_status(candidate)  # the words decide: asked of the model, it would only add doubt
+    p_report = form.write(questions["report"], "yes") if fixed is not None else form.yes(questions["report"])
     if p_report < threshold:
         return []
-    status, p_status = form.choose(
-        questions["status"], {s.value: STATUS_WORDS[s] for s in statuses_cued(passage)}
-    )
+    statuses = [fixed] if fixed is not None else statuses_cued(passage)
+    status, p_status = form.choose(questions["status"], {s.value: STATUS_WORDS[s] for s in statuses})
     specific = specific_type_cued(passage)  # a deciding cue fixes the kind (guidelines §4)
     kinds = [specific] if specific is not None else types_cued(passage)
     kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in kinds})
@@ -370,7 +410,9 @@ def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
     (news reports lead with the event itself; later passages add background), every passage
     as evidence (up to the schema's four), the union of obligations and the highest confidences;
     a wartime pledge stated in any of them decides the kind (§4: "the pact ... established
-    collective defense" after "signed a security pact").
+    collective defense" after "signed a security pact"), and with none, content a later passage
+    states (troops, bases, aid) decides over a first passage's label (§4 step 5: "ending its
+    defence cooperation agreement" then "the accord had allowed 1,000 French troops").
     """
     groups: dict[frozenset[str], SecurityAgreement] = {}
     for agreement in agreements:
@@ -382,10 +424,11 @@ def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
         kept.evidence = (kept.evidence + agreement.evidence)[:4]
         kept.obligations = list(dict.fromkeys(kept.obligations + agreement.obligations))
         pledge = _highest_pledge(kept.obligations)
+        content = _content_type(agreement)
         if pledge is not None and kept.agreement_type != pledge[1]:  # a later passage states the pledge (§4)
-            kept.agreement_type = pledged = pledge[1]
-            if kept.confidence is not None and agreement.confidence is not None and agreement.agreement_type == pledged:
-                kept.confidence = kept.confidence.model_copy(update={"agreement_type": agreement.confidence.agreement_type})
+            _adopt_type(kept, agreement, pledge[1])
+        elif pledge is None and content is not None and kept.agreement_type in _LABEL_TYPES:
+            _adopt_type(kept, agreement, content)  # it states the content the first only labelled (§4 step 5)
         if kept.confidence is not None and agreement.confidence is not None:
             kept.confidence = kept.confidence.model_copy(
                 update={"agreement": max(kept.confidence.agreement, agreement.confidence.agreement)}
@@ -396,6 +439,23 @@ def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
             if other is not None and other.confidence is not None:
                 party.confidence = max(party.confidence or 0.0, other.confidence)
     return list(groups.values())
+
+
+_LABEL_TYPES = (AgreementType.SECURITY_PARTNERSHIP, AgreementType.DEFENSE_COOPERATION, AgreementType.OTHER)
+"""Kinds a passage may give from its label alone ("defence cooperation agreement"); stated content decides over them."""
+
+
+def _content_type(agreement: SecurityAgreement) -> AgreementType | None:
+    """The kind the first passage of ``agreement`` decides by stated content: troops or bases, or aid (§4 step 5)."""
+    kind = specific_type_cued(agreement.evidence[0].quote) if agreement.evidence else None
+    return kind if kind in (AgreementType.BASING_ACCESS, AgreementType.MILITARY_AID) else None
+
+
+def _adopt_type(kept: SecurityAgreement, agreement: SecurityAgreement, kind: AgreementType) -> None:
+    """Give ``kept`` the kind ``kind``, with ``agreement``'s confidence in it when ``agreement`` has that kind."""
+    kept.agreement_type = kind
+    if kept.confidence is not None and agreement.confidence is not None and agreement.agreement_type == kind:
+        kept.confidence = kept.confidence.model_copy(update={"agreement_type": agreement.confidence.agreement_type})
 
 
 def run_staged(scorer: ChoiceScorer, prompt: Prompt, text: str, *, threshold: float = REPORT_THRESHOLD) -> StagedAnswer:

@@ -440,3 +440,75 @@ def _preferring(score, field: str, answer: str):  # type: ignore[no-untyped-def]
         return ChoiceScores([math.log(w) for w in weights], prompt_tokens=1, cached_tokens=0, scored_tokens=len(options))
 
     return choice_logprobs
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("The junta in Niger has revoked the security pact with the United States.", AgreementStatus.TERMINATED),
+        ("Mali announced on 2 May 2022 that it was ending its 2014 defence cooperation treaty with France.", AgreementStatus.TERMINATED),
+        ("Armenia suspended the defence agreement with Russia on Monday.", AgreementStatus.SUSPENDED),
+        ("Le Niger a dénoncé l'accord de défense avec la France.", AgreementStatus.TERMINATED),
+        ("Mali puso fin al tratado de defensa con Francia.", AgreementStatus.TERMINATED),
+        ("Mali hat das Verteidigungsabkommen mit Frankreich gekündigt.", AgreementStatus.TERMINATED),
+    ],
+)
+def test_a_stated_revocation_is_a_record_whatever_the_model_answers(text: str, status: AgreementStatus) -> None:
+    """§13.7: revoking, ending or suspending a named agreement reports it; the words decide, so a
+    model that would answer "no" is not asked (probability 1 for the record and its status)."""
+    scorer = ScriptedScorer(agreement={})  # answers "no" (0.9) to every Agreement question
+    (agreement,) = run_staged(scorer, PROMPT, text).agreements
+    assert agreement.status is status
+    assert agreement.confidence is not None and agreement.confidence.agreement == 1.0 and agreement.confidence.status == 1.0
+    assert not any(prompt.endswith("Agreement:") or prompt.endswith("Stage:") for prompt, _ in scorer.calls)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Since Mali ended its defence treaty with France in 2022, Russia and Mali have drawn closer.",
+        "The president of Niger threatened to revoke the security pact with the United States.",
+        "Niger may revoke the security pact with the United States, officials in Niamey said.",
+        "Mali and France ended the talks on a defence deal without result.",
+        "Officials said Mali would not end the defence treaty with France.",
+    ],
+)
+def test_a_revocation_not_stated_as_fact_is_left_to_the_model(text: str) -> None:
+    """A condition, threat, modal, negation, background time clause or ended talks: the model decides (§2.3, §2.6, §2.7)."""
+    assert run_staged(ScriptedScorer(agreement={}), PROMPT, text).agreements == []
+
+
+def test_leaving_a_named_organization_is_a_termination() -> None:
+    """§5.2: a member leaving an organization is that agreement ``terminated``."""
+    text = "Burkina Faso and Niger announced that they were withdrawing from the G5 Sahel and its joint force."
+    (agreement,) = run_staged(ScriptedScorer(agreement={}), PROMPT, text).agreements
+    assert agreement.status is AgreementStatus.TERMINATED
+    assert {p.code for p in agreement.parties} == {"BFA", "NER", "G5S"}
+
+
+def test_membership_words_count_only_next_to_the_organization() -> None:
+    """A withdrawal of something else near a named organization is no membership change (§5.2)."""
+    assert propose("Sweden formally became NATO's 32nd member on 7 March 2024.") != []
+    assert propose("Sweden's NATO membership took effect on Thursday.") != []
+    assert propose("A report says the EU may need to double its support to Ukraine if the US withdraws its support.") == []
+
+
+def test_a_pact_named_after_its_alliance_lists_the_members_as_parties() -> None:
+    """§3.4 step 3: "the AUKUS security pact between A, B and C": the members are the parties, not AUKUS."""
+    (candidate,) = propose(
+        "Officials said New Zealand could join the AUKUS security pact between the United States, Britain and Australia."
+    )
+    assert "AUKUS" not in [m.code for m in candidate.mentions]
+    (alone,) = propose("Sweden joined the NATO alliance on Thursday.")  # no members listed: NATO stands in
+    assert [m.code for m in alone.mentions] == ["SWE", "NATO"]
+
+
+def test_content_a_later_passage_states_decides_over_a_label() -> None:
+    """§4 step 5: "defence cooperation agreement" is basing access once the text says it stationed troops."""
+    text = (
+        "Chad said on Thursday it was ending its defence cooperation agreement with France. "
+        "The agreement had let 1,000 troops of France be stationed in Chad."
+    )
+    (agreement,) = run_staged(ScriptedScorer(agreement={"Chad": 0.9}), PROMPT, text).agreements
+    assert agreement.agreement_type is AgreementType.BASING_ACCESS and agreement.status is AgreementStatus.TERMINATED
+    assert len(agreement.evidence) == 2
