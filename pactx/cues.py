@@ -340,7 +340,7 @@ _OBJECT_DETERMINER = (
 # none of them a preposition or a word for talks: "ended the talks on a deal" revokes nothing.
 _OBJECT_MODIFIERS = (
     r"(?:(?!(?:on|of|for|with|to|about|over|in|and|talks|negotiations|sur|de|avec|pour|et|sobre|con|para|y|"
-    r"über|mit|und|für)\b)[\w'’-]+\s+){0,4}?"
+    r"über|mit|und|für)\b)[\w'’\"“”«»-]+\s+){0,4}?"
 )
 _INSTRUMENT = (
     r"(?:pacts?|treat(?:y|ies)|agreements?|accords?|alliances?|arrangements?|deals?|partnerships?|"
@@ -430,3 +430,40 @@ def names_the_pact(text: str, start: int, end: int) -> bool:
     Its members are the parties; the name is the record's ``name`` (guidelines §3.4, step 3)."""
     before, after = text[max(0, start - 20) : start], text[end : end + 60]
     return bool(_PACT_NAMED_AFTER.match(after) or (_PACT_NAMED_BEFORE.search(before) and _MEMBERS_FOLLOW.match(after)))
+
+
+DENIED_INSTRUMENT = _cue(
+    r"(?:den(?:y|ies|ied|ying)|dismiss(?:es|ed|ing)?|refut\w+)\s+(?:(?:the\s+)?(?:existence|reports?|claims?|"
+    r"rumou?rs?|allegations?)\s+(?:of|that)\s+|that\s+)?(?:(?:there\s+(?:was|is|were|had\s+been)|having\s+(?:signed|reached)|"
+    r"signing|reaching|(?:it|they|he|she)\s+(?:had\s+)?(?:signed|reached|agreed\s+to))\s+)?(?:a|an|any|such)\s+"
+    + _OBJECT_MODIFIERS + _INSTRUMENT,
+    r"(?:d[ée]men\w+|ni[ée]\w*)\s+(?:l['’]existence\s+d['’]|avoir\s+(?:sign[ée]|conclu)\s+)?(?:un|une|aucun|aucune)\s+"
+    + _OBJECT_MODIFIERS + _INSTRUMENT,
+    r"(?:neg(?:ó|aron|ar|ando)|desminti\w*)\s+(?:la\s+existencia\s+de\s+)?(?:haber\s+firmado\s+)?"
+    r"(?:un|una|ning[úu]n|ninguna)\s+" + _OBJECT_MODIFIERS + _INSTRUMENT,
+    r"(?:dementi\w+|bestr(?:itt|eit)\w*)\s+(?:\w+\s+){0,3}?(?:ein\w*|kein\w*)\s+" + _OBJECT_MODIFIERS + _INSTRUMENT,
+)
+"""A party denying that an agreement exists or was made ("denied the existence of a reported
+'gentleman's agreement'", "denies signing any pact"): no record (guidelines §2.7). A denial of
+what a named, existing agreement allows ("denied reports that its 2022 security agreement
+allows ...") is not one: the agreement stands and the model decides."""
+
+
+def denies_an_agreement(text: str) -> bool:
+    """True when ``text`` denies that an agreement exists or was made (:data:`DENIED_INSTRUMENT`)."""
+    return DENIED_INSTRUMENT.search(text) is not None
+
+
+ACTING_FOR_STATE_AFTER = re.compile(
+    r"(?:\s*[-–/]|\s*,|\s+(?:and|or|et|ou|y|o|und|oder)\b|\s+(?:[\w'’-]+\s+){0,2}?(?:"
+    r"government|administration|authorities|officials?|president|prime\s+minister|premier|chancellor|"
+    r"ministers?|ministry|foreign|defen[cs]e|leaders?|leadership|king|queen|crown\s+prince|prince|emir|"
+    r"sultan|junta|regime|parliament|lawmakers|cabinet|envoys?|ambassadors?|diplomats?|delegation|"
+    r"counterparts?|side|state|navy|army|air\s+force|military|armed\s+forces|forces|troops|soldiers|"
+    r"coast\s+guard|pacts?|treat(?:y|ies)|agreements?|accords?|alliances?|deals?|partnerships?|memorand\w*)\b)",
+    re.IGNORECASE,
+)
+"""What may follow a demonym that stands for its state: who acts for it ("Ukrainian President",
+"the Israeli government", "Turkish troops"), a pact it is party to ("a Russian-Chinese
+treaty") or another name in a list. "North Korean missile launches" or "Palestinian
+interests" name no one acting for a state (§3.1, §3.3). Match it at the end of the demonym."""

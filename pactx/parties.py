@@ -30,6 +30,7 @@ from pactx.schema import Party, PartyKind, SecurityAgreement
 
 __all__ = [
     "is_capital",
+    "is_demonym",
     "Organization",
     "ORGANIZATIONS",
     "Resolution",
@@ -263,6 +264,22 @@ def is_capital(name: str) -> bool:
     """True when ``name`` is a state's capital city ("Washington", "Manila"): in running text
     either a metonym for the government (§3.3) or a place."""
     return _key(name) in _capital_keys()
+
+
+@lru_cache(maxsize=1)
+def _demonym_keys() -> frozenset[str]:
+    from countryinfo._cache import load_countries
+
+    demonyms = [info.get("demonym") for info in load_countries()["countries"].values()]
+    singular = [d for d in demonyms if isinstance(d, str) and d]
+    return frozenset(_key(d) for d in singular + [d + "s" for d in singular if not d.endswith("s")])
+
+
+def is_demonym(name: str) -> bool:
+    """True when ``name`` is a state's demonym or its plural ("Japanese", "North Korean",
+    "Palestinians"): an adjective or a people, which stands for the state only when it names
+    who acts for it ("Ukrainian President Zelenskyy", §3.3)."""
+    return _key(name) in _demonym_keys()
 
 
 def _german_forms(name: str) -> list[str]:

@@ -31,13 +31,15 @@ from pydantic import ValidationError
 
 from pactx.choices import ChoiceScorer, normalized
 from pactx.cues import (
+    ACTING_FOR_STATE_AFTER,
+    LEAVING_BEFORE,
     LIST_END,
     LIST_JOIN,
     MEMBERSHIP_CHANGE,
     PLACE_BEFORE,
-    LEAVING_BEFORE,
     PLURAL_INSTRUMENT_WITH,
     asserted,
+    denies_an_agreement,
     names_an_instrument,
     names_the_pact,
     not_a_side,
@@ -48,7 +50,7 @@ from pactx.cues import (
     types_cued,
 )
 from pactx.grounding import SourceText, Span, evidence_spans
-from pactx.parties import Mention, find_mentions, is_capital, party_key, party_keys, proper_noun_mentions
+from pactx.parties import Mention, find_mentions, is_capital, is_demonym, party_key, party_keys, proper_noun_mentions
 from pactx.prompts import Prompt
 from pactx.schema import (
     AgreementStatus,
@@ -175,7 +177,7 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     for run in _lists(text, sorted(mentions, key=lambda m: m.start)):
         flagged = not_a_side(text, run[0].start, run[0].end)  # a list's items share one role
         for mention in run:
-            flagged = flagged or not_a_side(text, mention.start, mention.end) or _venue(text, mention)
+            flagged = flagged or not_a_side(text, mention.start, mention.end) or _venue(text, mention) or _describes(text, mention)
             flagged = flagged or (mention.kind is PartyKind.ORGANIZATION and names_the_pact(text, mention.start, mention.end))
             if previous is not None and _glosses(text, previous[0], mention):
                 flagged = flagged or previous[1]  # "the Alliance of Sahel States (AES)": one mention
@@ -190,6 +192,12 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
 def _venue(text: str, mention: Mention) -> bool:
     """True when ``mention`` is a capital named as a place ("signed at the State Department in Washington")."""
     return PLACE_BEFORE.search(text, max(0, mention.start - 4), mention.start) is not None and is_capital(mention.surface)
+
+
+def _describes(text: str, mention: Mention) -> bool:
+    """True when ``mention`` is a demonym that names no one acting for its state ("North Korean
+    missile launches", "the Palestinians"; :data:`pactx.cues.ACTING_FOR_STATE_AFTER`)."""
+    return is_demonym(mention.surface) and ACTING_FOR_STATE_AFTER.match(text, mention.end) is None
 
 
 def _glosses(text: str, previous: Mention, mention: Mention) -> bool:
@@ -361,6 +369,8 @@ def _records(asker: _Asker, candidate: Candidate, threshold: float) -> list[dict
     """The records the model builds from one candidate; none if it reports no agreement."""
     passage = candidate.passage.text
     questions = asker.prompt.questions
+    if denies_an_agreement(passage):  # §2.7: a denied agreement is no record, whatever else the passage says
+        return []
     form = _Form(asker, passage)
     fixed = _fixed_status(candidate)  # the words decide: asked of the model, it would only add doubt
     p_report = form.write(questions["report"], "yes") if fixed is not None else form.yes(questions["report"])

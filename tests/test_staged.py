@@ -512,3 +512,41 @@ def test_content_a_later_passage_states_decides_over_a_label() -> None:
     (agreement,) = run_staged(ScriptedScorer(agreement={"Chad": 0.9}), PROMPT, text).agreements
     assert agreement.agreement_type is AgreementType.BASING_ACCESS and agreement.status is AgreementStatus.TERMINATED
     assert len(agreement.evidence) == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Marcos denied the existence of a reported "gentleman\'s agreement" with Beijing over the shoal, Manila said.',
+        "Hanoi denied that there was a secret basing deal between Vietnam and India.",
+        "Le Mali a démenti l'existence d'un accord secret avec la Russie.",
+    ],
+)
+def test_a_denied_agreement_is_no_record_even_if_the_model_says_yes(text: str) -> None:
+    """§2.7: a party denying that an agreement exists or was made gives no record."""
+    scorer = ScriptedScorer(agreement={"": 0.95})  # would accept every passage
+    assert run_staged(scorer, PROMPT, text).agreements == []
+    assert scorer.calls == []
+
+
+def test_a_denied_provision_leaves_the_agreement_to_the_model() -> None:
+    """§2.7: "denied reports that its 2022 security agreement allows a base": the agreement stands."""
+    text = "Solomon Islands denied reports that its 2022 security agreement with China allows a naval base."
+    (agreement,) = run_staged(ScriptedScorer(agreement={"Solomon": 0.9}), PROMPT, text).agreements
+    assert {p.code for p in agreement.parties} == {"SLB", "CHN"}
+
+
+@pytest.mark.parametrize(
+    ("text", "sides"),
+    [
+        ("Japan and South Korea agreed to share data on North Korean missile launches under a new pact.", ["JPN", "KOR"]),
+        ("Saudi Arabia and the US discussed a security pact that ignores Palestinian interests.", ["SAU", "USA"]),
+        ("Ukrainian President Zelenskyy and France signed a security agreement in Paris.", ["UKR", "FRA"]),
+        ("The Israeli government and the US signed a defence pact.", ["ISR", "USA"]),
+    ],
+)
+def test_a_demonym_is_a_side_only_for_who_acts_for_its_state(text: str, sides: list[str]) -> None:
+    """§3.1, §3.3: "Ukrainian President", "the Israeli government" stand for the state;
+    "North Korean missile launches" and "Palestinian interests" do not."""
+    (candidate,) = propose(text)
+    assert [m.code for m in candidate.mentions] == sides
