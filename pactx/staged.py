@@ -266,9 +266,10 @@ _MEMBERSHIP_REACH = 40  # characters from the word for joining or leaving to the
 
 
 def _fixed_status(candidate: Candidate) -> AgreementStatus | None:
-    """The status the passage's own words decide, so the model is not asked whether it reports an
-    agreement: a party revoking or suspending an agreement the passage names (§13.7), or leaving
-    an organization it names (§5.2). Only when stated as fact (:func:`pactx.cues.asserted`)."""
+    """The status the passage's own words decide, and with it that the passage reports an
+    agreement whatever the model answers (its answer is still the record's confidence): a party
+    revoking or suspending an agreement the passage names (§13.7), or leaving an organization it
+    names (§5.2). Only when stated as fact (:func:`pactx.cues.asserted`)."""
     passage = candidate.passage
     revoked = revocation_cued(passage.text)
     if revoked is not None:
@@ -311,15 +312,12 @@ class _Form:
         self.text += f"{field} {answers[best][0]}\n"
         return best, probability
 
-    def write(self, field: str, answer: str) -> float:
-        """Write in ``answer`` without asking (probability 1)."""
-        self.text += f"{field} {answer}\n"
-        return 1.0
-
-    def yes(self, field: str) -> float:
-        """Probability of "yes" for ``field``; the more likely answer is written in."""
+    def yes(self, field: str, *, written: str | None = None) -> float:
+        """Probability of "yes" for ``field``; the more likely answer is written in, or ``written``
+        when the text has decided the answer already."""
         probabilities = self.asker.choose(self.text + field, (_YES, _NO))
-        self.text += f"{field} {'yes' if probabilities[0] >= 0.5 else 'no'}\n"
+        answer = written or ("yes" if probabilities[0] >= 0.5 else "no")
+        self.text += f"{field} {answer}\n"
         return probabilities[0]
 
 
@@ -372,9 +370,9 @@ def _records(asker: _Asker, candidate: Candidate, threshold: float) -> list[dict
     if denies_an_agreement(passage):  # §2.7: a denied agreement is no record, whatever else the passage says
         return []
     form = _Form(asker, passage)
-    fixed = _fixed_status(candidate)  # the words decide: asked of the model, it would only add doubt
-    p_report = form.write(questions["report"], "yes") if fixed is not None else form.yes(questions["report"])
-    if p_report < threshold:
+    fixed = _fixed_status(candidate)  # the words decide; the model's answer is still the record's confidence
+    p_report = form.yes(questions["report"], written="yes" if fixed is not None else None)
+    if fixed is None and p_report < threshold:
         return []
     statuses = [fixed] if fixed is not None else statuses_cued(passage)
     status, p_status = form.choose(questions["status"], {s.value: STATUS_WORDS[s] for s in statuses})

@@ -455,12 +455,17 @@ def _preferring(score, field: str, answer: str):  # type: ignore[no-untyped-def]
 )
 def test_a_stated_revocation_is_a_record_whatever_the_model_answers(text: str, status: AgreementStatus) -> None:
     """§13.7: revoking, ending or suspending a named agreement reports it; the words decide, so a
-    model that would answer "no" is not asked (probability 1 for the record and its status)."""
+    model that answers "no" keeps the record (its answer is the record's confidence, and "yes" is
+    written in for the next questions) and is not asked the stage."""
     scorer = ScriptedScorer(agreement={})  # answers "no" (0.9) to every Agreement question
     (agreement,) = run_staged(scorer, PROMPT, text).agreements
     assert agreement.status is status
-    assert agreement.confidence is not None and agreement.confidence.agreement == 1.0 and agreement.confidence.status == 1.0
-    assert not any(prompt.endswith("Agreement:") or prompt.endswith("Stage:") for prompt, _ in scorer.calls)
+    assert agreement.confidence is not None and agreement.confidence.agreement == pytest.approx(0.1)
+    assert agreement.confidence.status == 1.0
+    assert not any(prompt.endswith("Stage:") for prompt, _ in scorer.calls)
+    forms = [prompt[prompt.rfind("Passage: ") :] for prompt, _ in scorer.calls]  # this passage's form, not the examples
+    parties = [form for form in forms if form.rsplit("\n", 1)[-1].startswith("Party ")]
+    assert parties and all("\nAgreement: yes\n" in form for form in parties)
 
 
 @pytest.mark.parametrize(
