@@ -69,8 +69,10 @@ def test_the_cache_is_shared_by_the_workers_and_no_document_is_asked_twice(
     with FakeOpenAIServer() as server:
         extractor = Extractor(base_url=server.url, model="m", cache=cache)
         first = list(extract_many(docs + repeat, extractor=extractor, concurrency=4, workers=2, ordered=True))
-        assert server.completions == len(docs)  # the repeat came from the cache a worker filled
-        assert first[-1].ok and first[-1].result.metadata.cached  # type: ignore[union-attr]
+        assert server.completions == len(docs)  # one of the two same texts came from the cache the other filled
+        twins = [first[0], first[-1]]  # which one depends on which worker started first
+        assert all(o.ok for o in twins) and sum(o.result.metadata.cached for o in twins) == 1  # type: ignore[union-attr]
+        assert not any(o.result.metadata.cached for o in first[1:-1])  # type: ignore[union-attr]
         second = list(extract_many(docs, extractor=extractor, concurrency=8, workers=2))
         assert server.completions == len(docs)  # the rerun made no call at all
         extractor.close()
