@@ -278,6 +278,20 @@ PLURAL_INSTRUMENT_WITH = re.compile(
 )
 """Several instruments "with" several partners: one record per partner (§2.11)."""
 
+ANOTHER_INSTRUMENT_WITH = re.compile(
+    r"\b(?:(?:and|as\s+well\s+as|plus|then)\s+(?:(?:signed|concluded|agreed|inked|reached)\s+)?"
+    r"(?:a\s+second|another|a\s+separate|a\s+similar|a\s+further)\s+(?:[\w-]+\s+){0,3}?with|"
+    r"(?:et|ainsi\s+que)\s+(?:un\s+(?:second|autre|deuxi[èe]me)|une\s+(?:seconde|autre|deuxi[èe]me))\s+(?:[\w-]+\s+){0,3}?avec|"
+    r"(?:y|as[íi]\s+como)\s+(?:otro|otra|un\s+segundo|una\s+segunda)\s+(?:[\w-]+\s+){0,3}?con|"
+    r"(?:und|sowie)\s+(?:ein(?:e|en)?\s+(?:zweite[nrs]?|weitere[nrs]?|andere[nrs]?))\s+(?:[\w-]+\s+){0,3}?mit)\b",
+    re.IGNORECASE,
+)
+"""A second instrument with another partner in the same sentence ("signed a partnership with
+Japan ... and a second one with South Korea"): a record for each (§2.11)."""
+
+WITH = re.compile(r"\b(?:with|avec|con|mit)\b", re.IGNORECASE)
+"""The word that introduces an instrument's partner."""
+
 
 LIST_JOIN = re.compile(r"^\s*(?:,\s*)?(?:(?:and|or|et|ou|y|e|o|und|oder)\s+)?(?:the\s+)?$", re.IGNORECASE)
 """What separates the items of a list of names: they share one role ("from Senegal, Nigeria and Ghana")."""

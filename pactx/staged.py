@@ -32,12 +32,14 @@ from pydantic import ValidationError
 from pactx.choices import ChoiceScorer, normalized
 from pactx.cues import (
     ACTING_FOR_STATE_AFTER,
+    ANOTHER_INSTRUMENT_WITH,
     LEAVING_BEFORE,
     LIST_END,
     LIST_JOIN,
     MEMBERSHIP_CHANGE,
     PLACE_BEFORE,
     PLURAL_INSTRUMENT_WITH,
+    WITH,
     asserted,
     denies_an_agreement,
     names_an_instrument,
@@ -351,7 +353,8 @@ def _highest_pledge(obligations: Sequence[str]) -> tuple[Obligation, AgreementTy
 
 def _dyads(candidate: Candidate, chosen: Sequence[int]) -> list[list[int]]:
     """The chosen parties, one group per record: several instruments "with" several partners
-    ("signed defence pacts with France and Germany") are one record per partner (§2.11)."""
+    ("signed defence pacts with France and Germany"), or one instrument with a partner and "a
+    second one with" another, are one record per partner (§2.11)."""
     passage = candidate.passage
     plural = PLURAL_INSTRUMENT_WITH.search(passage.text)
     if plural is not None:
@@ -360,6 +363,15 @@ def _dyads(candidate: Candidate, chosen: Sequence[int]) -> list[list[int]]:
         partners = [i for i in chosen if candidate.mentions[i].start >= after]
         if common and len(partners) >= 2:
             return [common + [partner] for partner in partners]
+    second = ANOTHER_INSTRUMENT_WITH.search(passage.text)
+    first = WITH.search(passage.text, 0, second.start()) if second is not None else None
+    if second is not None and first is not None:
+        cut, middle, after = (passage.start + at for at in (first.start(), second.start(), second.end()))
+        starts = {i: candidate.mentions[i].start for i in chosen}
+        common = [i for i in chosen if starts[i] < cut]
+        partners = [[i for i in chosen if cut <= starts[i] < middle], [i for i in chosen if starts[i] >= after]]
+        if common and all(partners):
+            return [common + group for group in partners]
     return [list(chosen)]
 
 

@@ -555,3 +555,16 @@ def test_a_demonym_is_a_side_only_for_who_acts_for_its_state(text: str, sides: l
     "North Korean missile launches" and "Palestinian interests" do not."""
     (candidate,) = propose(text)
     assert [m.code for m in candidate.mentions] == sides
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The European Union signed a security partnership with Japan on Monday and a second one with South Korea on Friday.",
+        "L'Union européenne a signé un partenariat de sécurité avec le Japon et un autre avec la Corée du Sud.",
+    ],
+)
+def test_a_second_instrument_with_another_partner_is_a_record_of_its_own(text: str) -> None:
+    """§2.11: "a partnership with Japan ... and a second one with South Korea" are two agreements."""
+    answer = run_staged(ScriptedScorer(agreement={"": 0.9}), PROMPT, text)
+    assert sorted(sorted(p.code or "" for p in a.parties) for a in answer.agreements) == [["EU", "JPN"], ["EU", "KOR"]]
