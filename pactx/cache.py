@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+
 from pactx.schema import ExtractionResult
 
 __all__ = ["ResultCache", "CacheInfo", "cache_key", "default_cache_path", "CACHE_FILE"]
@@ -73,6 +75,13 @@ class CacheInfo:
     size_bytes: int
 
 
+def _busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "busy": several processes opening a new cache at
+    once (worker processes, Ray actors) race to switch it to WAL, and SQLite fails that switch at
+    once instead of waiting out the busy timeout, so pactx retries it."""
+    return isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+
+
 class ResultCache:
     """Extraction results on disk, keyed by :func:`cache_key`; safe across threads and processes."""
 
@@ -94,9 +103,16 @@ class ResultCache:
             conn = sqlite3.connect(
                 self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
             )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
+            for attempt in Retrying(  # see _busy: the busy timeout does not cover this step
+                retry=retry_if_exception(_busy),
+                stop=stop_after_delay(self._timeout),
+                wait=wait_random_exponential(multiplier=0.01, max=0.5),
+                reraise=True,
+            ):
+                with attempt:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    conn.execute("PRAGMA synchronous=NORMAL")
+                    conn.execute(_SCHEMA)
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)

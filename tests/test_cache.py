@@ -221,3 +221,24 @@ def test_merge_copies_what_is_missing_and_is_idempotent(tmp_path: Path, monkeypa
     assert ResultCache().info().entries == 2
     missing = CliRunner().invoke(app, ["cache", "merge", str(tmp_path / "missing.sqlite3")])
     assert missing.exit_code == 1 and "no cache file at" in missing.output
+
+
+def _open_and_read(path: str) -> str | None:
+    from pactx.cache import ResultCache
+
+    try:
+        ResultCache(path).get("key")
+    except Exception as exc:  # noqa: BLE001 - the test reports what failed
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs the fork start method")
+def test_processes_opening_a_new_cache_at_once_all_get_it(tmp_path: Path) -> None:
+    """Worker processes open the batch's cache together; SQLite fails a concurrent switch to WAL
+    at once ("database is locked") instead of waiting, so the cache retries it. Seen as a failed
+    document in `pactx extract --workers 2` before."""
+    paths = [str(tmp_path / f"c{n}" / "results.sqlite3") for n in range(60)]
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        errors = [e for path in paths for e in pool.map(_open_and_read, [path] * 4) if e]
+    assert errors == []
