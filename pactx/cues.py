@@ -481,3 +481,17 @@ ACTING_FOR_STATE_AFTER = re.compile(
 "the Israeli government", "Turkish troops"), a pact it is party to ("a Russian-Chinese
 treaty") or another name in a list. "North Korean missile launches" or "Palestinian
 interests" name no one acting for a state (§3.1, §3.3). Match it at the end of the demonym."""
+
+
+SAME_PACT_AGAIN = re.compile(
+    r"\s*(?:(?:under|in)\s+)?(?:the|this|that)\s+(?:[\w-]+\s+){0,2}?"
+    r"(?:pact|treaty|agreement|accord|deal|charter|alliance|partnership|memorandum|arrangement)\b|"
+    r"\s*(?:(?:selon|en\s+vertu\s+d['’]|aux\s+termes\s+d['’])\s*)?(?:le|ce|cet|cette|la|l['’])\s*(?:[\w-]+\s+){0,2}?"
+    r"(?:pacte|trait[ée]|accord|partenariat|charte|alliance)\b|"
+    r"\s*(?:(?:seg[úu]n|en\s+virtud\s+de(?:l)?)\s+)?(?:el|este|esta|la)\s+(?:[\w-]+\s+){0,2}?"
+    r"(?:pacto|tratado|acuerdo|alianza|carta|asociaci[óo]n)\b|"
+    r"\s*(?:der|das|die|dieser|dieses|diese)\s+(?:[\w-]+\s+){0,2}?\w*(?:pakt|vertrag|abkommen|b[üu]ndnis|vereinbarung|charta)\w*\b",
+    re.IGNORECASE,
+)
+"""A passage that opens by referring back to a pact ("The pact states ...", "Under the treaty,
+...", "Le pacte prévoit ..."): it describes the pact the passage before reported (§2.11)."""

@@ -39,6 +39,7 @@ from pactx.cues import (
     MEMBERSHIP_CHANGE,
     PLACE_BEFORE,
     PLURAL_INSTRUMENT_WITH,
+    SAME_PACT_AGAIN,
     WITH,
     asserted,
     denies_an_agreement,
@@ -123,6 +124,9 @@ class Candidate:
 
     passage: Span
     mentions: tuple[Mention, ...]
+    continues: bool = False
+    """The passage names no party of its own and opens by referring back to a pact ("The pact
+    states ..."): it describes the pact the passage before it reported."""
 
 
 @dataclass
@@ -236,13 +240,15 @@ def propose(text: str) -> list[Candidate]:
         if not (names_an_instrument(passage.text) or _membership_change(passage, mentions)):
             continue
         scope = inside(passage, mentions)
+        own = bool(scope)
         if len(_distinct(scope)) < 2 and index > 0:
             scope = inside(passages[index - 1], mentions) + scope
         if len(_distinct(scope)) < 2:
             scope = scope + inside(passage, others)
         found = _sides(text, scope)
         if len(found) >= 2:
-            candidates.append(Candidate(passage, tuple(found[:_MAX_PARTY_CANDIDATES])))
+            again = not own and index > 0 and SAME_PACT_AGAIN.match(passage.text) is not None
+            candidates.append(Candidate(passage, tuple(found[:_MAX_PARTY_CANDIDATES]), again))
     return candidates[:_MAX_CANDIDATES]
 
 
@@ -375,8 +381,18 @@ def _dyads(candidate: Candidate, chosen: Sequence[int]) -> list[list[int]]:
     return [list(chosen)]
 
 
-def _records(asker: _Asker, candidate: Candidate, threshold: float) -> list[dict[str, object]]:
-    """The records the model builds from one candidate; none if it reports no agreement."""
+def _records(
+    asker: _Asker, candidate: Candidate, threshold: float, reported: list[dict[str, object]] | None = None
+) -> list[dict[str, object]]:
+    """The records the model builds from one candidate; none if it reports no agreement.
+
+    ``reported``: the one record the passage right before this one gave, when this passage
+    continues it (:attr:`Candidate.continues`). The passage then describes that pact: it is
+    not asked whether it reports one (the model's answer is still its confidence) and keeps
+    that record's parties, so the two merge and what it states (a pledge) counts (§2.11, §4).
+    """
+    if reported is not None:
+        return _continued(asker, candidate, reported)
     passage = candidate.passage.text
     questions = asker.prompt.questions
     if denies_an_agreement(passage):  # §2.7: a denied agreement is no record, whatever else the passage says
@@ -418,6 +434,36 @@ def _records(asker: _Asker, candidate: Candidate, threshold: float) -> list[dict
             "confidence": {"agreement": p_report, "status": p_status, "agreement_type": p_type},
         }
         for group in _dyads(candidate, sorted(chosen))
+    ]
+
+
+def _continued(asker: _Asker, candidate: Candidate, reported: dict[str, object]) -> list[dict[str, object]]:
+    """The record of a passage that describes the pact ``reported`` (see :func:`_records`)."""
+    passage = candidate.passage.text
+    questions = asker.prompt.questions
+    form = _Form(asker, passage)
+    p_report = form.yes(questions["report"], written="yes")
+    status, p_status = form.choose(questions["status"], {s.value: STATUS_WORDS[s] for s in statuses_cued(passage)})
+    specific = specific_type_cued(passage)
+    kinds = [specific] if specific is not None else types_cued(passage)
+    kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in kinds})
+    pledges = {
+        o.value: form.yes(asker.prompt.question("obligation", obligation=OBLIGATION_PHRASES[o]))
+        for o in obligations_cued(passage)
+    }
+    obligations = [o for o, p in pledges.items() if p >= 0.5]
+    pledge = _highest_pledge(obligations)
+    if pledge is not None and pledge[1].value != kind:
+        kind, p_type = pledge[1].value, pledges[pledge[0].value]
+    return [
+        {
+            "evidence": [{"quote": passage}],
+            "parties": reported["parties"],
+            "agreement_type": kind,
+            "status": status,
+            "obligations": obligations,
+            "confidence": {"agreement": p_report, "status": p_status, "agreement_type": p_type},
+        }
     ]
 
 
@@ -478,12 +524,27 @@ def _adopt_type(kept: SecurityAgreement, agreement: SecurityAgreement, kind: Agr
         kept.confidence = kept.confidence.model_copy(update={"agreement_type": agreement.confidence.agreement_type})
 
 
+def _adjacent(text: str, before: Span, after: Span) -> bool:
+    """True when ``after`` follows ``before`` with only white space between them."""
+    return before.end <= after.start and not text[before.end : after.start].strip()
+
+
 def run_staged(scorer: ChoiceScorer, prompt: Prompt, text: str, *, threshold: float = REPORT_THRESHOLD) -> StagedAnswer:
     """Extract the agreements of ``text`` with the staged strategy (see the module docstring)."""
     if not prompt.questions:
         raise ValueError(f"prompt {prompt.name} has no [questions]; the staged strategy needs them")
     asker = _Asker(scorer, prompt)
-    records = [r for c in propose(text) for r in _records(asker, c, threshold)]
+    records: list[dict[str, object]] = []
+    previous: tuple[Candidate, list[dict[str, object]]] | None = None
+    for candidate in propose(text):
+        reported = None
+        if candidate.continues and previous is not None and len(previous[1]) == 1:
+            before = previous[0].passage
+            if _adjacent(text, before, candidate.passage):
+                reported = previous[1][0]
+        found = _records(asker, candidate, threshold, reported)
+        records += found
+        previous = (candidate, found)
     context = validation_context(text)
     agreements: list[SecurityAgreement] = []
     warnings: list[str] = context["warnings"]

@@ -568,3 +568,19 @@ def test_a_second_instrument_with_another_partner_is_a_record_of_its_own(text: s
     """§2.11: "a partnership with Japan ... and a second one with South Korea" are two agreements."""
     answer = run_staged(ScriptedScorer(agreement={"": 0.9}), PROMPT, text)
     assert sorted(sorted(p.code or "" for p in a.parties) for a in answer.agreements) == [["EU", "JPN"], ["EU", "KOR"]]
+
+
+def test_a_passage_that_goes_on_about_the_pact_lends_it_what_it_states() -> None:
+    """§2.11, §4: "The pact states that any attack on one party ..." describes the pact the
+    sentence before reported: it is not asked whether it reports one, keeps that record's
+    parties, and its pledge makes the record a defense pact."""
+    text = (
+        "Mali, Niger and Burkina Faso signed a security pact on Saturday. "
+        "The pact states that any attack on one party will be considered an aggression against the others."
+    )
+    scorer = ScriptedScorer(agreement={"Mali": 0.9})  # "no" (0.9) to the second passage, if it were asked
+    (agreement,) = run_staged(scorer, PROMPT, text).agreements
+    assert agreement.agreement_type is AgreementType.DEFENSE_PACT and agreement.obligations == ["defense"]
+    assert {p.code for p in agreement.parties} == {"MLI", "NER", "BFA"} and len(agreement.evidence) == 2
+    alone = "Talks on Saturday ended without result. The pact states that any attack on one party is an attack on all."
+    assert run_staged(ScriptedScorer(agreement={}), PROMPT, alone).agreements == []
