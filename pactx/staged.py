@@ -382,7 +382,7 @@ def _dyads(candidate: Candidate, chosen: Sequence[int]) -> list[list[int]]:
 
 
 def _records(
-    asker: _Asker, candidate: Candidate, threshold: float, reported: list[dict[str, object]] | None = None
+    asker: _Asker, candidate: Candidate, threshold: float, reported: dict[str, object] | None = None
 ) -> list[dict[str, object]]:
     """The records the model builds from one candidate; none if it reports no agreement.
 
@@ -391,28 +391,34 @@ def _records(
     not asked whether it reports one (the model's answer is still its confidence) and keeps
     that record's parties, so the two merge and what it states (a pledge) counts (§2.11, §4).
     """
-    if reported is not None:
-        return _continued(asker, candidate, reported)
     passage = candidate.passage.text
     questions = asker.prompt.questions
-    if denies_an_agreement(passage):  # §2.7: a denied agreement is no record, whatever else the passage says
+    if reported is None and denies_an_agreement(passage):  # §2.7: a denied agreement is no record
         return []
     form = _Form(asker, passage)
-    fixed = _fixed_status(candidate)  # the words decide; the model's answer is still the record's confidence
-    p_report = form.yes(questions["report"], written="yes" if fixed is not None else None)
-    if fixed is None and p_report < threshold:
+    fixed = _fixed_status(candidate) if reported is None else None
+    decided = reported is not None or fixed is not None  # the words decide; the model's answer is still the confidence
+    p_report = form.yes(questions["report"], written="yes" if decided else None)
+    if not decided and p_report < threshold:
         return []
     statuses = [fixed] if fixed is not None else statuses_cued(passage)
     status, p_status = form.choose(questions["status"], {s.value: STATUS_WORDS[s] for s in statuses})
     specific = specific_type_cued(passage)  # a deciding cue fixes the kind (guidelines §4)
     kinds = [specific] if specific is not None else types_cued(passage)
     kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in kinds})
-    party_p = [
-        form.yes(asker.prompt.question("party", name=" ".join(m.surface.split())))
-        for m in candidate.mentions
-    ]
-    order = sorted(range(len(candidate.mentions)), key=lambda i: -party_p[i])
-    chosen = {i for i in order if party_p[i] >= 0.5} | set(order[:2])  # an agreement has two sides
+    if reported is not None:
+        groups = [reported["parties"]]
+    else:
+        party_p = [
+            form.yes(asker.prompt.question("party", name=" ".join(m.surface.split())))
+            for m in candidate.mentions
+        ]
+        order = sorted(range(len(candidate.mentions)), key=lambda i: -party_p[i])
+        chosen = {i for i in order if party_p[i] >= 0.5} | set(order[:2])  # an agreement has two sides
+        groups = [
+            [{"name": candidate.mentions[i].surface, "role": "member", "confidence": party_p[i]} for i in group]
+            for group in _dyads(candidate, sorted(chosen))
+        ]
     pledges = {
         o.value: form.yes(asker.prompt.question("obligation", obligation=OBLIGATION_PHRASES[o]))
         for o in obligations_cued(passage)
@@ -424,46 +430,13 @@ def _records(
     return [
         {
             "evidence": [{"quote": passage}],
-            "parties": [
-                {"name": candidate.mentions[i].surface, "role": "member", "confidence": party_p[i]}
-                for i in group
-            ],
+            "parties": parties,
             "agreement_type": kind,
             "status": status,
             "obligations": obligations,
             "confidence": {"agreement": p_report, "status": p_status, "agreement_type": p_type},
         }
-        for group in _dyads(candidate, sorted(chosen))
-    ]
-
-
-def _continued(asker: _Asker, candidate: Candidate, reported: dict[str, object]) -> list[dict[str, object]]:
-    """The record of a passage that describes the pact ``reported`` (see :func:`_records`)."""
-    passage = candidate.passage.text
-    questions = asker.prompt.questions
-    form = _Form(asker, passage)
-    p_report = form.yes(questions["report"], written="yes")
-    status, p_status = form.choose(questions["status"], {s.value: STATUS_WORDS[s] for s in statuses_cued(passage)})
-    specific = specific_type_cued(passage)
-    kinds = [specific] if specific is not None else types_cued(passage)
-    kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in kinds})
-    pledges = {
-        o.value: form.yes(asker.prompt.question("obligation", obligation=OBLIGATION_PHRASES[o]))
-        for o in obligations_cued(passage)
-    }
-    obligations = [o for o, p in pledges.items() if p >= 0.5]
-    pledge = _highest_pledge(obligations)
-    if pledge is not None and pledge[1].value != kind:
-        kind, p_type = pledge[1].value, pledges[pledge[0].value]
-    return [
-        {
-            "evidence": [{"quote": passage}],
-            "parties": reported["parties"],
-            "agreement_type": kind,
-            "status": status,
-            "obligations": obligations,
-            "confidence": {"agreement": p_report, "status": p_status, "agreement_type": p_type},
-        }
+        for parties in groups
     ]
 
 
