@@ -19,6 +19,10 @@ __all__ = [
     "AGREEMENT_NOUN",
     "CUE_LANGUAGES",
     "DEFENSE",
+    "DEFENSE_COOPERATION",
+    "DEFENSE_COOPERATION_LABEL",
+    "names_a_formal_instrument",
+    "REFERS_TO_PARTIES",
     "STATUS_CUES",
     "TYPE_CUES",
     "cues_cover",
@@ -55,33 +59,44 @@ def _cue(*alternations: str) -> re.Pattern[str]:
 
 
 AGREEMENT_NOUN = _cue(
-    r"pacts?|treat(?:y|ies)|alliances?|agreements?|accords?|charter|partnerships?|"
-    r"deals?|memorandum|arrangements?|security guarantee|defen[cs]e cooperation|"
-    r"security cooperation|joint vision|secretariat",
-    r"pactes?|trait[ée]s?|partenariats?|m[ée]morandums?|protocoles? d['’]accord|"
+    r"pacts?|treat(?:y|ies)|alliances?|agreements?|accords?|charters?|partnerships?|"
+    r"deals?|memorand(?:um|a|ums)|(?-i:MoUs?|MOUs?)|arrangements?|security guarantees?|"
+    r"conventions?|protocols?|compacts?|exchanges? of notes|codes? of conduct|"
+    r"joint (?:vision|statement|declaration)s?|secretariat|"
+    r"(?:defen[cs]e|security|military(?:-technical)?) (?:cooperation|co-operation)|"
+    r"(?:cooperation|co-operation) (?:plans?|programmes?|programs?)",
+    r"pactes?|trait[ée]s?|partenariats?|m[ée]morandums?|protocoles?|conventions?|"
+    r"d[ée]clarations? (?:conjointes?|commune)s?|codes? de conduite|"
     r"garanties? de s[ée]curit[ée]|coop[ée]ration (?:militaire|s[ée]curitaire|de d[ée]fense|"
     r"de s[ée]curit[ée]|en mati[èe]re de (?:d[ée]fense|s[ée]curit[ée]))",
     r"tratados?|pactos?|acuerdos?|alianzas?|convenios?|memorando|memor[áa]ndum|"
+    r"protocolos?|convenci[óo]n(?:es)?|declaraci[óo]n(?:es)? conjuntas?|c[óo]digos? de conducta|"
     r"asociaci[óo]n(?:es)? (?:estrat[ée]gica|de seguridad|de defensa)s?|"
     r"garant[íi]as? de seguridad|cooperaci[óo]n (?:militar|de (?:seguridad|defensa)|"
     r"en (?:materia de )?(?:seguridad|defensa))",
     r"\w*(?:vertrag|vertr[äa]ge|abkommen|pakt|b[üu]ndnis|b[üu]ndniss|allianz|partnerschaft|"
     r"vereinbarung|sicherheitsgarantie|verteidigungskooperation|sicherheitskooperation|"
-    r"r[üu]stungskooperation)" + _GERMAN_NOUN_ENDING + r"|"
+    r"r[üu]stungskooperation|konvention|protokoll|verhaltenskodex)" + _GERMAN_NOUN_ENDING + r"|"
+    r"gemeinsame[n]? erkl[äa]rung(?:en)?|"
     r"(?:milit[äa]rische|sicherheitspolitische|verteidigungspolitische)n? zusammenarbeit",
 )
-"""A document with none of these words reports no agreement (in a covered language)."""
+"""A document with none of these words reports no agreement (in a covered language). The
+English words are the instruments of guidelines §2.1 (a pact, alliance, treaty, charter,
+accord, agreement, deal, memorandum of understanding, status-of-forces or access agreement,
+cooperation plan or programme; a joint statement, vision or declaration; a code of conduct)
+and ATOP's forms of an alliance's founding document (treaty, convention, protocol, exchange
+of notes, joint declaration); the other languages' words are their ordinary equivalents."""
 
 DEFENSE = _cue(
-    r"mutual defen[cs]e|collective defen[cs]e|each other's aid|attack on one|defen[cs]e pact|"
-    r"come to (?:each other's|the) (?:aid|defen[cs]e)|security guarantee|defend each other",
-    r"d[ée]fense (?:mutuelle|collective)|assistance mutuelle|(?:pacte|trait[ée]) de d[ée]fense|"
+    r"mutual defen[cs]e|collective defen[cs]e|each other's aid|attack on one|"
+    r"come to (?:each other's|one another's|the other's|the|its|their) (?:aid|defen[cs]e|assistance)|security guarantees?|defend each other",
+    r"d[ée]fense (?:mutuelle|collective)|assistance mutuelle|"
     r"se d[ée]fendre mutuellement|garanties? de s[ée]curit[ée]",
-    r"defensa (?:mutua|colectiva)|asistencia mutua|(?:pacto|tratado) de defensa|"
+    r"defensa (?:mutua|colectiva)|asistencia mutua|"
     r"defenderse mutuamente|garant[íi]as? de seguridad",
     r"(?:gegenseitige|kollektive)[nrms]? (?:verteidigung|beistand)\w*|"
     r"beistands(?:pflicht|klausel|verpflichtung|pakt|abkommen|vertrag|garantie)\w*|"
-    r"verteidigungs(?:pakt|b[üu]ndnis)\w*|sicherheitsgarantie\w*",
+    r"sicherheitsgarantie\w*",
 )
 
 STATUS_CUES: tuple[tuple[AgreementStatus, re.Pattern[str]], ...] = (
@@ -104,7 +119,7 @@ STATUS_CUES: tuple[tuple[AgreementStatus, re.Pattern[str]], ...] = (
     )),
     (AgreementStatus.PROPOSED, _cue(
         r"consider\w*|propos\w+|possibility|door is open|plan(?:s|ning|ned)?|could|would|"
-        r"potentially|expand\w*|join\w*",
+        r"potentially|expand\w*|join(?:s|ed|ing)?",
         r"envisag(?:é|ée|és|ées|ent|er|eait|eaient)|pourrai(?:t|ent)|adhésion|adhérer|rejoindre",
         r"propu(?:so|sieron|est\w*)|podr[íi]a(?:n)?|adhesión|unirse|planea\w*",
         r"vorgeschlagen|vorschlag\w*|vorschlagen|erw[äa]g\w*|(?:könnte|koennte|würde|wuerde)n?|"
@@ -112,7 +127,7 @@ STATUS_CUES: tuple[tuple[AgreementStatus, re.Pattern[str]], ...] = (
     )),
     (AgreementStatus.AGREED, _cue(
         r"set to sign|will sign|to sign|agreed|agree|elevated|upgrad\w+|adopt\w+|establish\w*|"
-        r"announced|finali[sz]e",
+        r"announced|finali[sz]e|issu(?:e|es|ed|ing)",
         r"convenu\w*|(?:va|vont|doit|doivent|devrait|devraient) signer|signera(?:nt)?|"
         r"annonc[ée]\w*|[ée]tabli\w*|mis d['’]accord",
         r"acord(?:ó|aron|ado|ada)|firmar[áa]n?|(?:va|van) a firmar|anunci(?:ó|aron|ado)|"
@@ -139,6 +154,52 @@ STATUS_CUES: tuple[tuple[AgreementStatus, re.Pattern[str]], ...] = (
     )),
 )
 
+_INSTRUMENT_EN = r"(?:agreements?|accords?|treat(?:y|ies)|pacts?|memorand(?:um|a|ums)|deals?|plans?|programmes?|programs?|arrangements?)"
+
+DEFENSE_COOPERATION = _cue(
+    r"(?:defen[cs]e|military) (?:cooperation|co-operation) " + _INSTRUMENT_EN + r"|" + _INSTRUMENT_EN
+    + r" (?:on|of|for) (?:[\w-]+ ){0,2}?(?:defen[cs]e|military) (?:cooperation|co-operation)|"
+    r"military-technical (?:cooperation|co-operation)|joint (?:military )?(?:exercises?|drills|training)|"
+    r"(?:military|naval) (?:exercises|drills)|training|train(?:s|ed)? (?:together|jointly)|"
+    r"defen[cs]e[- ]industr(?:y|ies|ial)|co-?produc\w+|joint (?:production|development|procurement)|"
+    r"technology[- ]sharing|shar(?:e|es|ed|ing) (?:of )?(?:[\w-]+ ){0,3}?technolog(?:y|ies)|interoperab\w+|"
+    r"integrat\w+ (?:of )?(?:their |the two |its |our )?(?:defen[cs]e |armed |military )?forces",
+    r"(?:accord|trait[ée]|m[ée]morandum|pacte|plan|programme)s? (?:de |sur la |pour la )coop[ée]ration "
+    r"(?:militaire|de d[ée]fense|en mati[èe]re de d[ée]fense)|"
+    r"coop[ée]ration militaro-technique|exercices? (?:militaires|conjoints|communs)|entra[îi]nements?|"
+    r"formation (?:militaire|des (?:officiers|soldats|militaires|forces))|industries? de (?:la )?d[ée]fense|"
+    r"coproduction|interop[ée]rabilit[ée]",
+    r"(?:acuerdo|tratado|memor[áa]ndum|convenio|pacto|plan|programa)s? (?:de|sobre) cooperaci[óo]n "
+    r"(?:militar|de defensa|en (?:materia de )?defensa)|"
+    r"cooperaci[óo]n t[ée]cnico-militar|ejercicios (?:militares|conjuntos)|entrenamiento|adiestramiento|"
+    r"industria de (?:la )?defensa|coproducci[óo]n|interoperabilidad",
+    r"(?:verteidigungs|milit[äa]r|r[üu]stungs)kooperations(?:abkommen|vertrag|vereinbarung|plan)\w*|"
+    r"(?:abkommen|vertrag|vereinbarung) [üu]ber (?:die )?(?:milit[äa]rische|verteidigungspolitische)n? zusammenarbeit|"
+    r"milit[äa]rtechnische[n]? zusammenarbeit|man[öo]ver\w*|milit[äa]r[üu]bung\w*|ausbildung\w*|"
+    r"r[üu]stungsindustrie|verteidigungsindustrie|koproduktion|interoperabilit[äa]t",
+)
+"""Guidelines §4 step 5: reciprocal military cooperation stated as an agreement's content
+(training, exercises, defence industry, co-production, technology sharing, joint procurement,
+force integration), or a label that names the instrument one of defence cooperation ("defence
+cooperation treaty", "agreement on military cooperation"; §4, last paragraph), makes one with
+no wartime pledge, troops, bases or aid ``defense_cooperation``."""
+
+DEFENSE_COOPERATION_LABEL = _cue(
+    r"(?:defen[cs]e|military) (?:cooperation|co-operation)",
+    r"coop[ée]ration (?:militaire|de d[ée]fense|en mati[èe]re de d[ée]fense)",
+    r"cooperaci[óo]n (?:militar|de defensa|en (?:materia de )?defensa)",
+    r"milit[äa]rische[n]? zusammenarbeit|verteidigungskooperation\w*|r[üu]stungskooperation\w*",
+)
+"""A label for defence cooperation ("defence cooperation treaty", "military cooperation
+accord"): with no content stated, the label's noun decides the kind (§4, last paragraph), so
+``defense_cooperation`` is a choice only where a passage has this label or its content."""
+
+_OTHER_INSTRUMENT = _cue(
+    r"codes? of conduct|arms[- ]control", r"codes? de conduite|ma[îi]trise des armements",
+    r"c[óo]digos? de conducta|control de armas", r"verhaltenskodex\w*|r[üu]stungskontroll\w*",
+)
+"""§4 step 6: a code of conduct or an arms-control arrangement is ``other``."""
+
 _NON_AGGRESSION = _cue(r"non-?aggression", r"non-?agression", r"no agresi[óo]n", r"nichtangriff\w*")
 _NEUTRALITY = _cue(r"neutral(?:ity)?", r"neutralit[ée]", r"neutralidad", r"neutralit[äa]t")
 _CONSULTATION = _cue(r"consult\w*", r"consult\w*", r"consult\w*", r"konsult\w*")
@@ -155,11 +216,17 @@ TYPE_CUES: tuple[tuple[AgreementType, re.Pattern[str]], ...] = (
         r"st[üu]tzp(?:unkt|unkte|unkten)|truppen\w*|stationier\w*|zugang",
     )),
     (AgreementType.MILITARY_AID, _cue(
-        r"military aid|in aid|aid|arms|weapons|missiles|assistance",
-        r"aide militaire|armes|armements?",
-        r"ayuda militar|armas|armamento|misiles|asistencia",
-        r"milit[äa]rhilfe|waffen\w*|r[üu]stungsg[üu]ter|raketen",
+        r"military aid|in aid|aid|arms|weapons|missiles|assistance|"
+        r"(?:provid|suppl|deliver|donat|giv|send|transfer)\w*\s+(?:[\w-]+\s+){0,4}?(?:equipment|training|funding)",
+        r"aide militaire|armes|armements?|"
+        r"(?:fourni|livr|donn|envoi|envoy)\w*\s+(?:[\w'’-]+\s+){0,4}?(?:[ée]quipements?|formation|financement)",
+        r"ayuda militar|armas|armamento|misiles|asistencia|"
+        r"(?:proporcion|suministr|entreg|don|envi)\w*\s+(?:[\w-]+\s+){0,4}?(?:equipos?|entrenamiento|financiaci[óo]n)",
+        r"milit[äa]rhilfe|waffen\w*|r[üu]stungsg[üu]ter|raketen|"
+        r"(?:liefer|stell|finanzier|schick)\w*\s+(?:\w+\s+){0,4}?(?:ausr[üu]stung|ausbildung)\w*",
     )),
+    (AgreementType.DEFENSE_COOPERATION, DEFENSE_COOPERATION),
+    (AgreementType.OTHER, _OTHER_INSTRUMENT),
 )
 
 # The specific types a single cue decides, in order of precedence; the neutrality and entente
@@ -173,7 +240,9 @@ def specific_type_cued(text: str) -> AgreementType | None:
     """The specific agreement type the text's first-ranked cue decides, or ``None``.
 
     Defense pact (an explicit mutual-defense pledge), non-aggression, basing or troop access,
-    military aid, in that order (guidelines §4: a COW-coded type needs an explicit cue).
+    military aid, defence cooperation, other (a code of conduct, arms control), in that order
+    (guidelines §4: a COW-coded type needs an explicit cue; with no wartime pledge, stated
+    content decides, steps 5 and 6).
     """
     for kind, cue in _DECIDING_TYPE_CUES:
         if cue.search(text):
@@ -341,6 +410,22 @@ def names_an_instrument(text: str) -> bool:
     return mentions_agreement(INTENDED_COOPERATION.sub(" ", text))
 
 
+_COOPERATION_ALONE = _cue(
+    r"(?:defen[cs]e|security|military(?:-technical)?) (?:cooperation|co-operation)(?! (?:plans?|programmes?|programs?)\b)",
+    r"coop[ée]ration (?:militaire|militaro-technique|s[ée]curitaire|de d[ée]fense|de s[ée]curit[ée]|"
+    r"en mati[èe]re de (?:d[ée]fense|s[ée]curit[ée]))",
+    r"cooperaci[óo]n (?:militar|t[ée]cnico-militar|de (?:seguridad|defensa)|en (?:materia de )?(?:seguridad|defensa))",
+    r"\w*(?:verteidigungskooperation|sicherheitskooperation|r[üu]stungskooperation)\w*|"
+    r"(?:milit[äa]rische|sicherheitspolitische|verteidigungspolitische)n? zusammenarbeit",
+)
+
+
+def names_a_formal_instrument(text: str) -> bool:
+    """True when ``text`` names an instrument (:func:`names_an_instrument`) by more than a
+    word for cooperation ("ongoing security cooperation" may be ties, not an instrument, §2.2)."""
+    return names_an_instrument(_COOPERATION_ALONE.sub(" ", text))
+
+
 PLACE_BEFORE = re.compile(r"(?:\bin|\bat|\ben|(?<!\w)à)\s+$", re.IGNORECASE)
 """A preposition of place right before a name: "at the State Department in Washington" names
 where something happened; a capital written so is a venue, not a side (§3.1, §3.3)."""
@@ -495,3 +580,15 @@ SAME_PACT_AGAIN = re.compile(
 )
 """A passage that opens by referring back to a pact ("The pact states ...", "Under the treaty,
 ...", "Le pacte prévoit ..."): it describes the pact the passage before reported (§2.11)."""
+
+
+REFERS_TO_PARTIES = _cue(
+    r"(?:the\s+(?:two|three|four)|both)\s+(?:countries|nations|states|governments|sides|neighbou?rs|"
+    r"militaries|armies|capitals|partners|allies|leaders)",
+    r"les\s+(?:deux|trois|quatre)\s+(?:pays|nations|[ée]tats|gouvernements|parties|capitales|voisins|alli[ée]s|dirigeants)",
+    r"(?:ambos|los\s+(?:dos|tres|cuatro))\s+(?:pa[íi]ses|gobiernos|estados|aliados|vecinos)|"
+    r"ambas\s+(?:naciones|partes|capitales)|las\s+(?:dos|tres|cuatro)\s+(?:naciones|partes|capitales)",
+    r"(?:beide|die\s+(?:zwei|drei|vier))[n]?\s+(?:l[äa]nder|staaten|regierungen|seiten|nachbarn|verb[üu]ndeten|hauptst[äa]dte)",
+)
+"""A passage that names its parties only by referring back to them ("the two countries signed
+...", "both governments", "les deux pays"): they are named in an earlier passage."""

@@ -181,6 +181,24 @@ _STATE_OVERRIDES: dict[str, str] = {
     "the white house": "USA",
 }
 
+# Adjectives for a state that countryinfo's demonyms lack (it lists "Filipino", not
+# "Philippine"; "Kazakhstani", not "Kazakh"): demonyms too, so a side only where they name
+# who acts for the state ("the Philippine navy", §3.3).
+_DEMONYM_OVERRIDES: dict[str, str] = {
+    "philippine": "PHL",
+    "kazakh": "KAZ",
+    "kyrgyz": "KGZ",
+    "nepali": "NPL",
+    "timorese": "TLS",
+    "slovenian": "SVN",
+    "bosnian": "BIH",
+    "uzbek": "UZB",
+    "tajik": "TJK",
+    "argentinian": "ARG",
+    "ecuadorian": "ECU",
+    "djiboutian": "DJI",
+}
+
 # Aliases too ambiguous to index ("Georgia" stays a country; these do not resolve), and
 # homographs of a state's name in some language: a common word, a given name or a city.
 _AMBIGUOUS: frozenset[str] = frozenset({
@@ -243,7 +261,8 @@ def _alias_index() -> dict[str, Resolution]:
             if key not in best or population > best[key][0]:
                 best[key] = (population, str(iso3))
     index = {key: Resolution(code, PartyKind.STATE) for key, (_, code) in best.items()}
-    for alias, code in _STATE_OVERRIDES.items():
+    plurals = {alias + "s": code for alias, code in _DEMONYM_OVERRIDES.items() if not alias.endswith("s")}
+    for alias, code in {**_STATE_OVERRIDES, **_DEMONYM_OVERRIDES, **plurals}.items():
         index[_key(alias)] = Resolution(code, PartyKind.STATE)
     for org in ORGANIZATIONS:
         for alias in (org.code, org.name, *org.aliases):
@@ -271,7 +290,7 @@ def _demonym_keys() -> frozenset[str]:
     from countryinfo._cache import load_countries
 
     demonyms = [info.get("demonym") for info in load_countries()["countries"].values()]
-    singular = [d for d in demonyms if isinstance(d, str) and d]
+    singular = [d for d in demonyms if isinstance(d, str) and d] + list(_DEMONYM_OVERRIDES)
     return frozenset(_key(d) for d in singular + [d + "s" for d in singular if not d.endswith("s")])
 
 

@@ -33,16 +33,19 @@ from pactx.choices import ChoiceScorer, normalized
 from pactx.cues import (
     ACTING_FOR_STATE_AFTER,
     ANOTHER_INSTRUMENT_WITH,
+    DEFENSE_COOPERATION_LABEL,
     LEAVING_BEFORE,
     LIST_END,
     LIST_JOIN,
     MEMBERSHIP_CHANGE,
     PLACE_BEFORE,
     PLURAL_INSTRUMENT_WITH,
+    REFERS_TO_PARTIES,
     SAME_PACT_AGAIN,
     WITH,
     asserted,
     denies_an_agreement,
+    names_a_formal_instrument,
     names_an_instrument,
     names_the_pact,
     not_a_side,
@@ -77,6 +80,7 @@ REPORT_THRESHOLD = 0.5
 
 _MAX_CANDIDATES = 8  # the schema's limit on agreements per document
 _MAX_PARTY_CANDIDATES = 8
+_REACH_BACK = 4  # passages searched for the parties a passage refers back to ("the two countries")
 
 _YES, _NO = (" yes", " Yes"), (" no", " No")
 
@@ -221,7 +225,9 @@ def propose(text: str) -> list[Candidate]:
     other than cooperation a party only means to deepen or strengthen (intent with no
     instrument, guidelines §2.2: :func:`pactx.cues.names_an_instrument`), and at least two
     parties are named in it, or in it and the passage before it ("the two countries signed
-    ..."). Parties are the gazetteer's states and organizations; when those
+    ..."), or, when it names them only by referring back ("the two countries", "both
+    governments": :data:`pactx.cues.REFERS_TO_PARTIES`) and calls the instrument more than
+    cooperation, in the nearest passages before it that name two. Parties are the gazetteer's states and organizations; when those
     are fewer than two, the passage's other proper names (an armed group, a company, a new
     organization: :func:`pactx.parties.proper_noun_mentions`) are candidates too, for the
     model to accept or reject. Passages that address a model (prompt injection) never
@@ -243,6 +249,11 @@ def propose(text: str) -> list[Candidate]:
         own = bool(scope)
         if len(_distinct(scope)) < 2 and index > 0:
             scope = inside(passages[index - 1], mentions) + scope
+        if len(_distinct(scope)) < 2 and REFERS_TO_PARTIES.search(passage.text) and names_a_formal_instrument(passage.text):
+            for earlier in reversed(passages[max(0, index - _REACH_BACK) : max(0, index - 1)]):
+                scope = inside(earlier, mentions) + scope  # "the two countries": named further back
+                if len(_distinct(scope)) >= 2:
+                    break
         if len(_distinct(scope)) < 2:
             scope = scope + inside(passage, others)
         found = _sides(text, scope)
@@ -404,7 +415,12 @@ def _records(
     statuses = [fixed] if fixed is not None else statuses_cued(passage)
     status, p_status = form.choose(questions["status"], {s.value: STATUS_WORDS[s] for s in statuses})
     specific = specific_type_cued(passage)  # a deciding cue fixes the kind (guidelines §4)
+    # With no deciding cue, the passage states no content; then the label decides (§4): defence
+    # cooperation only for a passage that has that label ("defence cooperation treaty"); a
+    # security pact, alliance or partnership with no stated content is a security partnership
     kinds = [specific] if specific is not None else types_cued(passage)
+    if specific is None and DEFENSE_COOPERATION_LABEL.search(passage) is None:
+        kinds.remove(AgreementType.DEFENSE_COOPERATION)
     kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in kinds})
     if reported is not None:
         groups = [reported["parties"]]

@@ -105,3 +105,15 @@ def test_chunk_merging_compares_parties_by_party_key() -> None:
     merged = merge_agreements([pact({"name": "Mali", "code": "MLI"}, {"name": "Sahel  Group"}),
                                pact({"name": "Mali", "code": "mli"}, {"name": "sahel group"})])
     assert len(merged) == 1
+
+
+@pytest.mark.parametrize(
+    ("adjective", "code"),
+    [("Philippine", "PHL"), ("Kazakh", "KAZ"), ("Uzbek", "UZB"), ("Argentinian", "ARG"), ("Djiboutian", "DJI")],
+)
+def test_adjectives_countryinfo_lacks_are_demonyms_of_their_state(adjective: str, code: str) -> None:
+    """"the Philippine navy": an adjective for the state that is not its listed demonym ("Filipino")."""
+    from pactx.parties import is_demonym
+
+    assert [m.code for m in find_mentions(f"The {adjective} navy and its partners met.")] == [code]
+    assert is_demonym(adjective) and resolve(adjective + "s").code == code

@@ -584,3 +584,65 @@ def test_a_passage_that_goes_on_about_the_pact_lends_it_what_it_states() -> None
     assert {p.code for p in agreement.parties} == {"MLI", "NER", "BFA"} and len(agreement.evidence) == 2
     alone = "Talks on Saturday ended without result. The pact states that any attack on one party is an attack on all."
     assert run_staged(ScriptedScorer(agreement={}), PROMPT, alone).agreements == []
+
+
+def test_parties_named_further_back_are_found_for_a_passage_that_refers_to_them() -> None:
+    """"The two countries signed ..." two sentences after the parties are named: they are its candidates."""
+    text = (
+        "Ghana's president received his counterpart from Togo in Accra on Monday. "
+        "Talks covered trade and the coastal border. "
+        "The two countries signed a security pact to fight armed groups in the north."
+    )
+    (candidate,) = propose(text)
+    assert candidate.passage.text.startswith("The two countries")
+    assert {m.code for m in candidate.mentions} == {"GHA", "TGO"}
+    no_reference = text.replace("The two countries", "Officials")  # no referring words: no borrowing
+    assert propose(no_reference) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Kenya and Uganda signed a security pact covering joint exercises and the training of officers.", AgreementType.DEFENSE_COOPERATION),
+        ("Peru and Chile signed a memorandum on defence industry co-production and technology sharing.", AgreementType.DEFENSE_COOPERATION),
+        ("Kenya and Uganda signed a security pact on Monday.", AgreementType.SECURITY_PARTNERSHIP),
+        ("Le Sénégal et la Gambie ont signé un accord prévoyant des exercices conjoints.", AgreementType.DEFENSE_COOPERATION),
+    ],
+)
+def test_stated_military_cooperation_decides_defense_cooperation(text: str, kind: AgreementType) -> None:
+    """§4 step 5: reciprocal military cooperation as stated content makes ``defense_cooperation``;
+    a security pact with no stated content is a ``security_partnership``, whatever the model prefers."""
+    for preferred in (" defense cooperation", " security partnership"):
+        scorer = PreferringScorer(preferred, agreement={"": 0.9})
+        (agreement,) = run_staged(scorer, PROMPT, text).agreements
+        assert agreement.agreement_type is kind
+
+
+class PreferringScorer(ScriptedScorer):
+    """A :class:`ScriptedScorer` that prefers one kind whenever it is offered."""
+
+    def __init__(self, kind: str, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.kind = kind
+
+    def choice_logprobs(self, prompt: str, options: Sequence[Sequence[str]]) -> ChoiceScores:
+        if prompt.rsplit("\n", 1)[-1] != "Kind:":
+            return super().choice_logprobs(prompt, options)
+        weights = [0.9 if self.kind in o else 0.1 / max(len(options) - 1, 1) for o in options]
+        return ChoiceScores([math.log(w) for w in weights], prompt_tokens=1, cached_tokens=0, scored_tokens=len(options))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Vietnam and Cambodia signed a memorandum of understanding on border security.",
+        "Vietnam and Cambodia signed an MoU on border security.",
+        "Thailand and Laos adopted a code of conduct for their border forces.",
+        "Vietnam and Cambodia signed a protocol on joint border patrols.",
+        "Britain offered Ukraine security guarantees after the ceasefire.",
+    ],
+)
+def test_the_guidelines_instruments_are_words_for_an_agreement(text: str) -> None:
+    """§2.1's instruments (and ATOP's forms of a founding document) make a passage a candidate."""
+    assert len(propose(text)) == 1
+    assert propose("Vietnam and Cambodia said their mou talks were soft.") == []  # "MoU" only as written
