@@ -36,6 +36,7 @@ __all__ = [
     "PLURAL_INSTRUMENT_WITH",
     "not_a_side",
     "MEMBERSHIP_CHANGE",
+    "AGREED_PRESENCE",
     "LIST_JOIN",
     "LIST_END",
     "specific_type_cued",
@@ -162,6 +163,7 @@ DEFENSE_COOPERATION = _cue(
     r"military-technical (?:cooperation|co-operation)|joint (?:military )?(?:exercises?|drills|training)|"
     r"(?:military|naval) (?:exercises|drills)|training|train(?:s|ed)? (?:together|jointly)|"
     r"defen[cs]e[- ]industr(?:y|ies|ial)|co-?produc\w+|joint (?:production|development|procurement)|"
+    r"jointly (?:produc|develop|build|manufactur)\w*|"
     r"technology[- ]sharing|shar(?:e|es|ed|ing) (?:of )?(?:[\w-]+ ){0,3}?technolog(?:y|ies)|interoperab\w+|"
     r"integrat\w+ (?:of )?(?:their |the two |its |our )?(?:defen[cs]e |armed |military )?forces",
     r"(?:accord|trait[ée]|m[ée]morandum|pacte|plan|programme)s? (?:de |sur la |pour la )coop[ée]ration "
@@ -386,6 +388,22 @@ MEMBERSHIP_CHANGE = _cue(
 (guidelines §5.2) even where no word for an agreement is used."""
 
 
+AGREED_PRESENCE = _cue(
+    r"(?:agree[sd]?|agreeing|sign(?:s|ed|ing)?|approv(?:e|es|ed|ing)|grant(?:s|ed|ing)?|allow(?:s|ed|ing)?|"
+    r"authori[sz](?:e|es|ed|ing)|permit(?:s|ted|ting)?)(?:\W+\w+){0,8}?\W+"
+    r"(?:access|bases|base|basing|troops|station(?:ed|ing)|rotational)",
+    r"(?:accept\w*|convenu\w*|sign[ée]\w*|autoris\w*|accord[ée]\w*)(?:\W+\w+){0,8}?\W+"
+    r"(?:acc[èe]s|bases?|troupes|stationn\w+)",
+    r"(?:acord\w*|acept\w*|firm(?:ó|aron|ado)|autoriz\w*|permit\w*)(?:\W+\w+){0,8}?\W+"
+    r"(?:acceso|bases?|tropas|estacion\w+)",
+    r"(?:vereinbar\w*|einigten|erlaubt\w*|genehmigt\w*|gestattet\w*|zugestimmt|unterzeichnet\w*)(?:\W+\w+){0,8}?\W+"
+    r"(?:zugang|st[üu]tzp\w+|truppen\w*|stationier\w*)",
+)
+"""Troops, bases or access one party gives another by agreement, with no word for the
+instrument ("agreed to give U.S. forces access to four more bases", "agreed to withdraw its
+troops"): an arrangement that exists by agreement is an instrument (guidelines §2.1, §2.10)."""
+
+
 INTENDED_COOPERATION = _cue(
     r"(?:deepen|strengthen|enhance|explor|bolster|boost|intensif(?:y|ie)|reinforc|broaden|expand|"
     r"step(?:ping|s|ped)? up)\w*\s+(?:(?:the|their|its|our|this|that|an?)\s+)?(?:[\w'’-]+\s+){0,3}?"
@@ -496,7 +514,7 @@ def revocation_cued(text: str) -> AgreementStatus | None:
 
 
 LEAVING_BEFORE = re.compile(
-    r"\b(?:withdr[ae]w\w*\s+from|pull(?:s|ed|ing)?\s+out\s+of|quit(?:s|ting)?|exit(?:s|ed|ing)?(?:\s+from)?|"
+    r"\b(?:withdr[ae]w\w*\s+from|pull(?:s|ed|ing)?\s+out\s+of|quit(?:s|ting)?|exit(?:s|ed|ing)?(?:\s+from)?|leav(?:e|es|ing)|left|"
     r"(?:se\s+|s['’])?retir\w+\s+(?:de|du|des|del)|quitt\w+|sal(?:ió|ieron|ir|e|en)\s+(?:de|del)|abandon\w+|"
     r"(?:austr(?:itt|eten|at|aten)\w*|ausgetreten)\s+aus|verl[äa]ss\w+|verlie[ßs]\w*)\s+"
     r"(?:(?:the|la|le|l['’]|el|der|die|dem|den)\s*)?$",

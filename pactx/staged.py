@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from pactx.choices import ChoiceScorer, normalized
 from pactx.cues import (
     ACTING_FOR_STATE_AFTER,
+    AGREED_PRESENCE,
     ANOTHER_INSTRUMENT_WITH,
     DEFENSE_COOPERATION_LABEL,
     LEAVING_BEFORE,
@@ -223,7 +224,9 @@ def propose(text: str) -> list[Candidate]:
 
     A passage qualifies when it uses a word for an agreement (in a language the cues cover)
     other than cooperation a party only means to deepen or strengthen (intent with no
-    instrument, guidelines §2.2: :func:`pactx.cues.names_an_instrument`), and at least two
+    instrument, guidelines §2.2: :func:`pactx.cues.names_an_instrument`), speaks of joining or
+    leaving a named organization (§5.2), or of troops, bases or access given by agreement
+    (§2.1, §2.10: :data:`pactx.cues.AGREED_PRESENCE`), and at least two
     parties are named in it, or in it and the passage before it ("the two countries signed
     ..."), or, when it names them only by referring back ("the two countries", "both
     governments": :data:`pactx.cues.REFERS_TO_PARTIES`) and calls the instrument more than
@@ -243,7 +246,11 @@ def propose(text: str) -> list[Candidate]:
 
     candidates: list[Candidate] = []
     for index, passage in enumerate(passages):
-        if not (names_an_instrument(passage.text) or _membership_change(passage, mentions)):
+        if not (
+            names_an_instrument(passage.text)
+            or _membership_change(passage, mentions)
+            or AGREED_PRESENCE.search(passage.text) is not None
+        ):
             continue
         scope = inside(passage, mentions)
         own = bool(scope)

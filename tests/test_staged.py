@@ -483,9 +483,10 @@ def test_a_revocation_not_stated_as_fact_is_left_to_the_model(text: str) -> None
     assert run_staged(ScriptedScorer(agreement={}), PROMPT, text).agreements == []
 
 
-def test_leaving_a_named_organization_is_a_termination() -> None:
+@pytest.mark.parametrize("verb", ["were withdrawing from", "were leaving", "have left", "will quit"])
+def test_leaving_a_named_organization_is_a_termination(verb: str) -> None:
     """§5.2: a member leaving an organization is that agreement ``terminated``."""
-    text = "Burkina Faso and Niger announced that they were withdrawing from the G5 Sahel and its joint force."
+    text = f"Burkina Faso and Niger announced that they {verb} the G5 Sahel and its joint force."
     (agreement,) = run_staged(ScriptedScorer(agreement={}), PROMPT, text).agreements
     assert agreement.status is AgreementStatus.TERMINATED
     assert {p.code for p in agreement.parties} == {"BFA", "NER", "G5S"}
@@ -646,3 +647,16 @@ def test_the_guidelines_instruments_are_words_for_an_agreement(text: str) -> Non
     """§2.1's instruments (and ATOP's forms of a founding document) make a passage a candidate."""
     assert len(propose(text)) == 1
     assert propose("Vietnam and Cambodia said their mou talks were soft.") == []  # "MoU" only as written
+
+
+@pytest.mark.parametrize(
+    ("text", "is_candidate"),
+    [
+        ("Washington and Manila agreed on Tuesday to give U.S. forces access to four more Philippine bases.", True),
+        ("Lituanie et Allemagne ont convenu que des troupes allemandes seront stationnées en Lituanie.", True),
+        ("About 900 U.S. troops remain in Syria alongside Kurdish forces, Washington said.", False),
+    ],
+)
+def test_troops_or_bases_given_by_agreement_are_a_candidate_without_a_word_for_one(text: str, is_candidate: bool) -> None:
+    """§2.1, §2.10: a presence that exists by agreement is an instrument even when unnamed."""
+    assert bool(propose(text)) is is_candidate
