@@ -179,11 +179,12 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     """The distinct mentions that may be sides of an agreement, in text order.
 
     A party every mention of which reads as a threat, target, rival, venue, source of troops
-    or created body (:func:`pactx.cues.not_a_side`; guidelines §3.1, §3.4), a capital named as
-    a place ("in Washington"), or follows such a mention in a list or repeats it in brackets,
-    is left out, unless that leaves fewer than two names to choose from.
+    or created body (:func:`pactx.cues.not_a_side`; guidelines §3.1, §3.4), or follows such a
+    mention in a list or repeats it in brackets, is left out, unless that leaves fewer than two
+    names to choose from. A capital only ever named as a place ("in Washington") is never a side.
     """
     aside: dict[str, bool] = {}
+    placed: dict[str, bool] = {}  # every mention a capital named as a place
     previous: tuple[Mention, bool] | None = None
     for run in _lists(text, sorted(mentions, key=lambda m: m.start)):
         flagged = not_a_side(text, run[0].start, run[0].end)  # a list's items share one role
@@ -194,8 +195,9 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
                 flagged = flagged or previous[1]  # "the Alliance of Sahel States (AES)": one mention
             key = _identity(mention)
             aside[key] = aside.get(key, True) and flagged
+            placed[key] = placed.get(key, True) and _venue(text, mention)
             previous = (mention, flagged)
-    distinct = _distinct(mentions)
+    distinct = [m for m in _distinct(mentions) if not placed[_identity(m)]]  # a place is never a side
     kept = [m for m in distinct if not aside[_identity(m)]]
     return kept if len(kept) >= 2 else distinct
 

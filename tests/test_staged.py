@@ -660,3 +660,10 @@ def test_the_guidelines_instruments_are_words_for_an_agreement(text: str) -> Non
 def test_troops_or_bases_given_by_agreement_are_a_candidate_without_a_word_for_one(text: str, is_candidate: bool) -> None:
     """§2.1, §2.10: a presence that exists by agreement is an instrument even when unnamed."""
     assert bool(propose(text)) is is_candidate
+
+
+def test_a_capital_named_only_as_a_place_is_never_a_side() -> None:
+    """§3.3: "at a summit in Vilnius" places the meeting; it does not make Lithuania a second side."""
+    assert propose("NATO leaders agreed at a summit in Vilnius to strengthen the alliance's eastern flank.") == []
+    (candidate,) = propose("Vilnius and Berlin signed a basing agreement in Vilnius.")  # a metonym elsewhere
+    assert {m.code for m in candidate.mentions} == {"LTU", "DEU"}
