@@ -119,7 +119,7 @@ STATUS_CUES: tuple[tuple[AgreementStatus, re.Pattern[str]], ...] = (
         r"ausgesetzt|aussetz\w*|eingefroren|einfrieren",
     )),
     (AgreementStatus.PROPOSED, _cue(
-        r"consider\w*|propos\w+|possibility|door is open|plan(?:s|ning|ned)?|could|would|"
+        r"consider\w*|propos\w+|possibility|door is open|plan(?:s|ned)? to|planning|planned|could|would|"
         r"potentially|expand\w*|join(?:s|ed|ing)?",
         r"envisag(?:é|ée|és|ées|ent|er|eait|eaient)|pourrai(?:t|ent)|adhésion|adhérer|rejoindre",
         r"propu(?:so|sieron|est\w*)|podr[íi]a(?:n)?|adhesión|unirse|planea\w*",

@@ -667,3 +667,14 @@ def test_a_capital_named_only_as_a_place_is_never_a_side() -> None:
     assert propose("NATO leaders agreed at a summit in Vilnius to strengthen the alliance's eastern flank.") == []
     (candidate,) = propose("Vilnius and Berlin signed a basing agreement in Vilnius.")  # a metonym elsewhere
     assert {m.code for m in candidate.mentions} == {"LTU", "DEU"}
+
+
+def test_a_plan_as_a_noun_cues_no_proposal_and_joint_cues_no_joining() -> None:
+    """"signed their annual plan of military cooperation" (§2.1: a cooperation plan is an
+    instrument) and "a joint statement" cue no proposal; "plans to sign" and "will join" do."""
+    from pactx.cues import statuses_cued
+
+    assert AgreementStatus.PROPOSED not in statuses_cued("Kazakhstan and Russia signed their annual plan of military cooperation.")
+    assert AgreementStatus.PROPOSED not in statuses_cued("The three leaders signed a joint statement.")
+    assert AgreementStatus.PROPOSED in statuses_cued("Kenya plans to sign a defence pact with Uganda.")
+    assert AgreementStatus.PROPOSED in statuses_cued("Finland said it would join the alliance.")

@@ -12,9 +12,10 @@ from pactx.schema import ExtractionResult, SecurityAgreement
 
 __all__ = ["SPLITS", "Case", "load_cases", "by_split", "fixture_hash", "default_fixtures_path", "evals_dir"]
 
-SPLITS: tuple[str, ...] = ("dev", "test", "holdout")
+SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "holdout2")
 """``dev``: seen while the rules and prompts were built; ``test``: written after they were frozen;
-``holdout``: written later still, by an annotator who had not seen the extractor's rules."""
+``holdout``: written later still, by an annotator who had not seen the extractor's rules;
+``holdout2``: written the same way after a later release's rules were frozen."""
 
 
 def evals_dir(option: str | Path | None = None) -> Path:

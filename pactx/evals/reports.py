@@ -33,7 +33,9 @@ __all__ = [
     "write_reports",
 ]
 
-_SPLIT_LEGEND = "dev: seen in development; test: held out; holdout: written blind after the rules were frozen"
+_SPLIT_LEGEND = (
+    "dev: seen in development; test: held out; holdout, holdout2: written blind after the rules were frozen"
+)
 
 
 _LABELS = {
