@@ -73,6 +73,16 @@ def test_the_holdout_split_holds_30_blind_cases() -> None:
     assert sum(len(raw["text"].split()) >= 280 for raw in holdout) >= 2  # long documents
 
 
+def test_the_holdout2_split_holds_30_blind_cases() -> None:
+    holdout2 = [raw for raw in RAW if raw["split"] == "holdout2"]
+    assert [raw["id"] for raw in holdout2] == [f"holdout2-{n:02d}" for n in range(1, 31)]
+    assert all(raw["origin"] == "suite" for raw in holdout2)
+    tags = Counter(tag for raw in holdout2 for tag in raw["tags"])
+    assert tags["non_english"] >= 5 and tags["long_sentence"] >= 1 and tags["no_agreement"] >= 8
+    assert tags["multiple_agreements"] >= 4 and tags["organization_party"] >= 5
+    assert sum(len(raw["text"].split()) >= 280 for raw in holdout2) >= 2  # long documents
+
+
 def test_load_cases_filters_by_split(tmp_path: Path) -> None:
     lines = FIXTURES.read_text(encoding="utf-8").splitlines()[:3]
     raws = [json.loads(line) for line in lines]
@@ -93,7 +103,7 @@ def test_load_cases_filters_by_split(tmp_path: Path) -> None:
     assert list(by_split(load_cases(path))) == ["dev", "test", "holdout"]
     raws[2]["split"] = "train"
     path.write_text("".join(json.dumps(raw) + "\n" for raw in raws), encoding="utf-8")
-    with pytest.raises(ValueError, match=r"cases.jsonl:3: unknown split 'train'; choose dev, test, holdout"):
+    with pytest.raises(ValueError, match=r"cases.jsonl:3: unknown split 'train'; choose dev, test, holdout, holdout2"):
         load_cases(path)
 
 
