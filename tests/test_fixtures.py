@@ -63,24 +63,15 @@ def test_the_test_split_holds_at_least_30_new_cases() -> None:
     assert tags["non_english"] >= 6 and tags["long_sentence"] >= 1 and tags["non_state_party"] >= 1
 
 
-def test_the_holdout_split_holds_30_blind_cases() -> None:
-    holdout = [raw for raw in RAW if raw["split"] == "holdout"]
-    assert [raw["id"] for raw in holdout] == [f"holdout-{n:02d}" for n in range(1, 31)]
-    assert all(raw["origin"] == "suite" for raw in holdout)
-    tags = Counter(tag for raw in holdout for tag in raw["tags"])
+@pytest.mark.parametrize("split", ["holdout", "holdout2"])
+def test_each_holdout_split_holds_30_blind_cases(split: str) -> None:
+    cases = [raw for raw in RAW if raw["split"] == split]
+    assert [raw["id"] for raw in cases] == [f"{split}-{n:02d}" for n in range(1, 31)]
+    assert all(raw["origin"] == "suite" for raw in cases)
+    tags = Counter(tag for raw in cases for tag in raw["tags"])
     assert tags["non_english"] >= 5 and tags["long_sentence"] >= 1 and tags["no_agreement"] >= 8
     assert tags["multiple_agreements"] >= 4 and tags["organization_party"] >= 5
-    assert sum(len(raw["text"].split()) >= 280 for raw in holdout) >= 2  # long documents
-
-
-def test_the_holdout2_split_holds_30_blind_cases() -> None:
-    holdout2 = [raw for raw in RAW if raw["split"] == "holdout2"]
-    assert [raw["id"] for raw in holdout2] == [f"holdout2-{n:02d}" for n in range(1, 31)]
-    assert all(raw["origin"] == "suite" for raw in holdout2)
-    tags = Counter(tag for raw in holdout2 for tag in raw["tags"])
-    assert tags["non_english"] >= 5 and tags["long_sentence"] >= 1 and tags["no_agreement"] >= 8
-    assert tags["multiple_agreements"] >= 4 and tags["organization_party"] >= 5
-    assert sum(len(raw["text"].split()) >= 280 for raw in holdout2) >= 2  # long documents
+    assert sum(len(raw["text"].split()) >= 280 for raw in cases) >= 2  # long documents
 
 
 def test_load_cases_filters_by_split(tmp_path: Path) -> None:
