@@ -136,13 +136,13 @@ STATUS_CUES: tuple[tuple[AgreementStatus, re.Pattern[str]], ...] = (
         r"vereinbart\w*|geeinigt|einigten|einigung|unterzeichnen wollen|angek[üu]ndigt",
     )),
     (AgreementStatus.SIGNED, _cue(
-        r"signed|signing|inked|concluded",
-        r"sign(?:é|ée|és|ées|ent)|paraph[ée]\w*|conclu(?:e|s|es)?",
-        r"firm(?:ó|aron|ado|ada|ados|adas|an|ar)|suscri(?:bió|bieron|to|ta)",
-        r"unterzeichn\w*|unterschrieben|besiegelt|abgeschlossen",
+        r"signed|signing|inked|concluded|ratif\w+",
+        r"sign(?:é|ée|és|ées|ent)|paraph[ée]\w*|conclu(?:e|s|es)?|ratifi\w+",
+        r"firm(?:ó|aron|ado|ada|ados|adas|an|ar)|suscri(?:bió|bieron|to|ta)|ratific\w+",
+        r"unterzeichn\w*|unterschrieben|besiegelt|abgeschlossen|ratifizier\w*",
     )),
     (AgreementStatus.IN_FORCE, _cue(
-        r"in force|ratif\w+|took effect|takes effect|entered into force",
+        r"in force|took effect|takes effect|entered into force",
         r"en vigueur",
         r"en vigor",
         r"in kraft",
@@ -165,20 +165,26 @@ DEFENSE_COOPERATION = _cue(
     r"defen[cs]e[- ]industr(?:y|ies|ial)|co-?produc\w+|joint (?:production|development|procurement)|"
     r"jointly (?:produc|develop|build|manufactur)\w*|"
     r"technology[- ]sharing|shar(?:e|es|ed|ing) (?:of )?(?:[\w-]+ ){0,3}?technolog(?:y|ies)|interoperab\w+|"
-    r"integrat\w+ (?:of )?(?:their |the two |its |our )?(?:defen[cs]e |armed |military )?forces",
+    r"integrat\w+ (?:of )?(?:their |the two |its |our )?(?:defen[cs]e |armed |military )?forces|"
+    r"joint (?:[\w-]+ ){0,2}?(?:patrols?|patrolling|task forces?|forces?|brigades?|battalions?|command|"
+    r"air policing|air defen[cs]e|naval operations|military operations)|"
+    r"(?:integrated|unified|single|combined) (?:[\w-]+ ){0,1}?command",
     r"(?:accord|trait[ée]|m[ée]morandum|pacte|plan|programme)s? (?:de |sur la |pour la )coop[ée]ration "
     r"(?:militaire|de d[ée]fense|en mati[èe]re de d[ée]fense)|"
     r"coop[ée]ration militaro-technique|exercices? (?:militaires|conjoints|communs)|entra[îi]nements?|"
     r"formation (?:militaire|des (?:officiers|soldats|militaires|forces))|industries? de (?:la )?d[ée]fense|"
-    r"coproduction|interop[ée]rabilit[ée]",
+    r"coproduction|interop[ée]rabilit[ée]|patrouilles? (?:conjointes?|communes?)|"
+    r"forces? (?:navale |militaire |arm[ée]e )?(?:conjointes?|communes?)|commandement (?:unifi[ée]|int[ée]gr[ée]|conjoint)",
     r"(?:acuerdo|tratado|memor[áa]ndum|convenio|pacto|plan|programa)s? (?:de|sobre) cooperaci[óo]n "
     r"(?:militar|de defensa|en (?:materia de )?defensa)|"
     r"cooperaci[óo]n t[ée]cnico-militar|ejercicios (?:militares|conjuntos)|entrenamiento|adiestramiento|"
-    r"industria de (?:la )?defensa|coproducci[óo]n|interoperabilidad",
+    r"industria de (?:la )?defensa|coproducci[óo]n|interoperabilidad|patrullas? conjuntas?|"
+    r"fuerzas? (?:naval |militar )?(?:conjuntas?|combinadas?)|mando (?:unificado|conjunto|integrado)",
     r"(?:verteidigungs|milit[äa]r|r[üu]stungs)kooperations(?:abkommen|vertrag|vereinbarung|plan)\w*|"
     r"(?:abkommen|vertrag|vereinbarung) [üu]ber (?:die )?(?:milit[äa]rische|verteidigungspolitische)n? zusammenarbeit|"
     r"milit[äa]rtechnische[n]? zusammenarbeit|man[öo]ver\w*|milit[äa]r[üu]bung\w*|ausbildung\w*|"
-    r"r[üu]stungsindustrie|verteidigungsindustrie|koproduktion|interoperabilit[äa]t",
+    r"r[üu]stungsindustrie|verteidigungsindustrie|koproduktion|interoperabilit[äa]t|"
+    r"gemeinsame[nr]? (?:bau|entwicklung|beschaffung|produktion|herstellung|patrouille\w*|eingreiftruppe\w*|kommando\w*|streitkr[äa]fte\w*)",
 )
 """Guidelines §4 step 5: reciprocal military cooperation stated as an agreement's content
 (training, exercises, defence industry, co-production, technology sharing, joint procurement,
@@ -196,6 +202,52 @@ DEFENSE_COOPERATION_LABEL = _cue(
 accord"): with no content stated, the label's noun decides the kind (§4, last paragraph), so
 ``defense_cooperation`` is a choice only where a passage has this label or its content."""
 
+_MILITARY_UNITS = (
+    r"(?:troops|soldiers|pilots|crews|officers|forces|army|armies|navy|navies|air force|personnel|units|"
+    r"cadets|recruits|coast ?guards?|sailors|marines|police)"
+)
+
+BASING = _cue(
+    r"bases?|basing|status of forces|troops|stationed|access|visiting forces|garrison\w*|rotation(?:al|s)?|"
+    r"(?:military|troop|naval|armed|permanent) presence|overflight|port calls?|"
+    r"(?:military|naval|air|radar|missile|logistics?|supply) (?:sites?|facilit(?:y|ies)|installations?|hubs?|"
+    r"cent(?:re|er)s?|stations?|depots?)|(?:firing|training|military) (?:ranges?|grounds?)|"
+    r"transit (?:of|for|through) (?:[\w-]+ ){0,2}?(?:troops|forces|military)|military mobility|"
+    r"host\w* (?:[\w,-]+ ){0,5}?(?:troops|soldiers|forces|personnel|warships|military aircraft)|"
+    r"deploy\w* (?:[\w,-]+ ){0,4}?(?:contingent|troops|soldiers|battalions?|brigades?)",
+    r"troupes|stationn\w+|acc[èe]s|statut des forces|pr[ée]sence militaire|emprises? militaires?|"
+    r"garnisons?|installations? militaires?|forces en visite|transit (?:de|des) (?:troupes|forces|militaires)|"
+    r"d[ée]ploiement (?:de |d['’])?(?:[\w-]+ ){0,2}?(?:troupes|soldats|militaires|contingent)",
+    r"tropas|estacionad\w+|acceso|estatuto de (?:las )?fuerzas|presencia militar|instalaciones militares|"
+    r"guarnici[óo]n|tr[áa]nsito de (?:tropas|fuerzas|militares)|despliegue de (?:[\w-]+ ){0,2}?(?:tropas|soldados|militares|contingente)",
+    r"st[üu]tzp(?:unkt|unkte|unkten)|truppen\w*|stationier\w*|zugang|garnison\w*|milit[äa]rpr[äa]senz|"
+    r"milit[äa]rische[n]? mobilit[äa]t|milit[äa]rtransport\w*|[üu]bungspl[äa]tze?n?|truppen[üu]bungspl\w+",
+)
+"""Guidelines §4 step 5: foreign troops, bases, sites, access, rotation, transit or
+status-of-forces protections as an agreement's content make it ``basing_access``."""
+
+MILITARY_AID = _cue(
+    r"military aid|in aid|aid|arms|weapons|missiles|assistance|donat\w+|"
+    r"capacity[- ]building|capabilit(?:y|ies)[- ]building|bolster\w* (?:[\w'’-]+ ){0,3}?capabilit(?:y|ies)|"
+    r"(?:provid|suppl|deliver|donat|giv|send|transfer)\w*\s+(?:[\w-]+\s+){0,4}?(?:equipment|training|funding)|"
+    r"(?:(?:will|would|to|shall|also) |, )train(?:,? (?:and )?(?:equip|advise|mentor|arm))*,? (?:and )?(?:the |their |its )?"
+    r"(?:[\w'’-]+ ){0,3}?" + _MILITARY_UNITS + r"|trains (?:the |their |its )?(?:[\w'’-]+ ){0,3}?" + _MILITARY_UNITS + r"|"
+    r"train(?:s|ed|ing)?,? (?:and )?equip\w*|train[- ]and[- ]equip|"
+    r"(?:pay|pays|paid|paying|fund|funds|funded|funding|finance|finances|financed|financing) for (?:[\w€$£,.'’-]+ ){0,5}?"
+    r"(?:boats|vessels|ships|aircraft|helicopters|drones|radars|vehicles|equipment|weapons)",
+    r"aide militaire|armes|armements?|dons? (?:de|d['’])|fai(?:t|re|ra) don|"
+    r"(?:fourni|livr|donn|envoi|envoy)\w*\s+(?:[\w'’-]+\s+){0,4}?(?:[ée]quipements?|formation|financement)|"
+    r"former (?:les |des )?(?:[\w'’-]+ ){0,2}?(?:militaires|soldats|officiers|pilotes|[ée]quipages|forces)",
+    r"ayuda militar|armas|armamento|misiles|asistencia|donaci[óo]n|don[óo]|donar[áa]?n?|"
+    r"(?:proporcion|suministr|entreg|don|envi)\w*\s+(?:[\w-]+\s+){0,4}?(?:equipos?|entrenamiento|financiaci[óo]n)|"
+    r"(?:entrenar|formar|adiestrar) a (?:los |las )?(?:[\w-]+ ){0,2}?(?:militares|soldados|oficiales|pilotos|tripulaciones|fuerzas)",
+    r"milit[äa]rhilfe|waffen\w*|r[üu]stungsg[üu]ter|raketen|schenk\w*|"
+    r"(?:liefer|stell|finanzier|schick)\w*\s+(?:\w+\s+){0,4}?(?:ausr[üu]stung|ausbildung)\w*",
+)
+"""§4 step 5: one party gives another aid, funding, equipment, training of its forces or
+capability-building (ATOP ``milaid``): ``military_aid``; training each other's forces
+together is defence cooperation instead."""
+
 _OTHER_INSTRUMENT = _cue(
     r"codes? of conduct|arms[- ]control", r"codes? de conduite|ma[îi]trise des armements",
     r"c[óo]digos? de conducta|control de armas", r"verhaltenskodex\w*|r[üu]stungskontroll\w*",
@@ -211,22 +263,8 @@ TYPE_CUES: tuple[tuple[AgreementType, re.Pattern[str]], ...] = (
     (AgreementType.NON_AGGRESSION_PACT, _NON_AGGRESSION),
     (AgreementType.NEUTRALITY_PACT, _NEUTRALITY),
     (AgreementType.ENTENTE, _CONSULTATION),
-    (AgreementType.BASING_ACCESS, _cue(
-        r"bases?|basing|status of forces|troops|stationed|access",
-        r"troupes|stationn\w+|acc[èe]s|statut des forces",
-        r"tropas|estacionad\w+|acceso|estatuto de (?:las )?fuerzas",
-        r"st[üu]tzp(?:unkt|unkte|unkten)|truppen\w*|stationier\w*|zugang",
-    )),
-    (AgreementType.MILITARY_AID, _cue(
-        r"military aid|in aid|aid|arms|weapons|missiles|assistance|"
-        r"(?:provid|suppl|deliver|donat|giv|send|transfer)\w*\s+(?:[\w-]+\s+){0,4}?(?:equipment|training|funding)",
-        r"aide militaire|armes|armements?|"
-        r"(?:fourni|livr|donn|envoi|envoy)\w*\s+(?:[\w'’-]+\s+){0,4}?(?:[ée]quipements?|formation|financement)",
-        r"ayuda militar|armas|armamento|misiles|asistencia|"
-        r"(?:proporcion|suministr|entreg|don|envi)\w*\s+(?:[\w-]+\s+){0,4}?(?:equipos?|entrenamiento|financiaci[óo]n)",
-        r"milit[äa]rhilfe|waffen\w*|r[üu]stungsg[üu]ter|raketen|"
-        r"(?:liefer|stell|finanzier|schick)\w*\s+(?:\w+\s+){0,4}?(?:ausr[üu]stung|ausbildung)\w*",
-    )),
+    (AgreementType.BASING_ACCESS, BASING),
+    (AgreementType.MILITARY_AID, MILITARY_AID),
     (AgreementType.DEFENSE_COOPERATION, DEFENSE_COOPERATION),
     (AgreementType.OTHER, _OTHER_INSTRUMENT),
 )
@@ -275,9 +313,30 @@ def cues_cover(text: str) -> bool:
     return language is None or language in CUE_LANGUAGES
 
 
+_SIGNATURE_DONE = _cue(
+    r"signed|inked|concluded", r"sign(?:é|ée|és|ées)|conclu(?:e|s|es)?",
+    r"firm(?:ó|aron|ado|ada|ados|adas)|suscri(?:bió|bieron|to|ta)", r"unterzeichnet|unterschrieben|besiegelt",
+)
+"""A signature reported as done (§5.1 "signed, concluded and signed, inked")."""
+
+_SIGNATURE_AHEAD = _cue(
+    r"(?:set|due|expected|ready|going|plan(?:s|ned)?|agreed|agree|will|to) (?:to )?sign|(?:to|will|would|shall) be signed",
+    r"(?:va|vont|doit|doivent|devrait|devraient) signer|signera(?:nt)?",
+    r"firmar[áa]n?|(?:va|van) a firmar", r"unterzeichnen (?:wollen|sollen|werden)",
+)
+"""A signature still ahead ("set to sign", "will sign"): the text is agreed, not signed."""
+
+
 def statuses_cued(text: str) -> list[AgreementStatus]:
-    """Statuses the text has a cue for, in schema order; every status when it has none."""
+    """Statuses the text has a cue for, in schema order; every status when it has none.
+
+    The most advanced stage the text reports wins (guidelines §5.1): a signature reported as
+    done leaves ``agreed`` out, unless a signature is also still ahead in the same text.
+    Ratification is a signed-stage cue, not entry into force (§5.5).
+    """
     cued = {status for status, cue in STATUS_CUES if cue.search(text)}
+    if AgreementStatus.AGREED in cued and _SIGNATURE_DONE.search(text) and not _SIGNATURE_AHEAD.search(text):
+        cued.discard(AgreementStatus.AGREED)
     return [s for s in AgreementStatus if s in cued] or list(AgreementStatus)
 
 
@@ -313,13 +372,18 @@ BYSTANDER_BEFORE = re.compile(
     r"reliance\s+on|dependence\s+on|rivalry\s+with|tensions?\s+with|attacks?\s+(?:by|from)|"
     r"contre|face\s+[àa]|menaces?\s+(?:de|du|des)|contra|frente\s+a|amenazas?\s+de|gegen(?:über)?|"
     r"bedrohung\s+durch|(?:troops|soldiers|forces|personnel|contingents?)\s+from|"
+    r"(?:hosted|mediated|brokered|facilitated|observed)\s+by|(?:diplomats|observers|onlookers)\s+from|"
+    r"(?:borders?|frontiers?|boundary|boundaries)\s+with|(?:h[ée]berg[ée]e?s?|m[ée]di[ée]e?s?)\s+par|"
+    r"fronti[èe]res?\s+avec|(?:organizad|mediad|auspiciad)[oa]s?\s+por|fronteras?\s+con|"
+    r"(?:ausgerichtet|vermittelt)\s+von|grenzen?\s+zu|"
     r"(?:summit|meeting|talks|ceremony|conference|held|met|meet|meeting|signed|sign)\s+(?:in|at)|"
     r"(?:sommet|r[ée]union)\s+(?:de|à)|(?:cumbre|reuni[óo]n)\s+(?:de|en)|(?:gipfel|treffen)\s+in)\s+(?:the\s+|la\s+|le\s+|les\s+|l['’]|el\s+|los\s+|die\s+|der\s+|den\s+)?"
     r"(?:(?:growing|rising|increasing|possible|potential|an?)\s+)?)$",
     re.IGNORECASE,
 )
 """Words before a mention that name it as a threat, target or rival, a source of troops for
-someone else's mission, or the venue of a meeting or signing, not a side (§3.1)."""
+someone else's mission, the venue, host or mediator of a meeting or signing, an onlooker, or
+the state across a border, not a side (§3.1)."""
 
 BYSTANDER_AFTER = re.compile(
     r"^['’]s\s+(?:(?:growing|rising|increasing|expanding|military)\s+)?"

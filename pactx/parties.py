@@ -502,6 +502,22 @@ def _lookup(surface: str) -> Resolution | None:
     return _alias_index().get(key) or _translated_index().get(key)
 
 
+_FEATURE_BEFORE = re.compile(
+    r"\b(?:Gulf|Bay|Sea|Strait|Straits|Horn|Golfe|Golfo|Golf|Mer|Mar|D[ée]troit|Estrecho|Meerenge)"
+    r" (?:of|de|du|del|de la|von|vor)(?: the| la| l['\u2019])? ?$",
+    re.IGNORECASE,
+)
+_FEATURE_AFTER = re.compile(r"(?:-| )(?:Sea|Gulf|Strait|Straits|Ocean|Basin|Peninsula|Current)\b")
+
+
+def _in_feature_name(text: str, start: int, end: int) -> bool:
+    """True for a state's name inside a geographic feature's ("Gulf of Guinea", "South China
+    Sea", "Korean Peninsula"): a place, never a party (guidelines §3.1)."""
+    return _FEATURE_BEFORE.search(text, max(0, start - 20), start) is not None or (
+        _FEATURE_AFTER.match(text, end) is not None
+    )
+
+
 def find_mentions(text: str) -> list[Mention]:
     """Every state or organization named in ``text``, longest names first at each place.
 
@@ -521,7 +537,8 @@ def find_mentions(text: str) -> list[Mention]:
                 surface = surface[:-2]
                 hit = _lookup(surface)
             if hit is not None and hit.code is not None:
-                mentions.append(Mention(hit.code, hit.kind, surface, start, start + len(surface)))
+                if not _in_feature_name(text, start, start + len(surface)):
+                    mentions.append(Mention(hit.code, hit.kind, surface, start, start + len(surface)))
                 position += width
                 break
         else:

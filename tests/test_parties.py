@@ -117,3 +117,17 @@ def test_adjectives_countryinfo_lacks_are_demonyms_of_their_state(adjective: str
 
     assert [m.code for m in find_mentions(f"The {adjective} navy and its partners met.")] == [code]
     assert is_demonym(adjective) and resolve(adjective + "s").code == code
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("Navies patrol the Gulf of Guinea and the South China Sea.", []),
+        ("Les marines patrouillent dans le golfe de Guinée.", []),
+        ("Tensions on the Korean Peninsula rose; Guinea and China signed a pact.", ["GIN", "CHN"]),
+        ("In the Gulf of Oman, Oman signed with India.", ["OMN", "IND"]),
+    ],
+)
+def test_a_state_named_inside_a_geographic_feature_is_no_mention(text: str, codes: list[str]) -> None:
+    """"Gulf of Guinea", "South China Sea": a place, never a party (§3.1)."""
+    assert [m.code for m in find_mentions(text)] == codes

@@ -185,6 +185,11 @@ def test_two_mentions_of_one_pact_become_one_record() -> None:
         ("The accord commits Britain and Ukraine to consult within a day if Russia attacks Ukraine again.", ["GBR", "UKR"]),
         ("NATO and Japan agreed a partnership programme at the Vilnius summit.", ["NATO", "JPN"]),
         ("Japan and the Philippines signed an access agreement at a meeting in Jakarta.", ["JPN", "PHL"]),
+        ("Chad and Sudan signed a border security pact at talks hosted by Egypt.", ["TCD", "SDN"]),
+        ("Chad and Niger signed a defence accord watched by diplomats from France and Italy.", ["TCD", "NER"]),
+        ("Poland and Lithuania signed a pact to guard their borders with Belarus.", ["POL", "LTU"]),
+        ("Ghana and Togo signed a maritime pact for the Gulf of Guinea.", ["GHA", "TGO"]),
+        ("Vietnam and Malaysia signed a code of conduct for the South China Sea.", ["VNM", "MYS"]),
     ],
 )
 def test_threats_targets_and_created_bodies_are_not_offered_as_parties(text: str, sides: list[str]) -> None:
@@ -678,3 +683,42 @@ def test_a_plan_as_a_noun_cues_no_proposal_and_joint_cues_no_joining() -> None:
     assert AgreementStatus.PROPOSED not in statuses_cued("The three leaders signed a joint statement.")
     assert AgreementStatus.PROPOSED in statuses_cued("Kenya plans to sign a defence pact with Uganda.")
     assert AgreementStatus.PROPOSED in statuses_cued("Finland said it would join the alliance.")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Chile and Peru signed a visiting forces agreement on Monday.", AgreementType.BASING_ACCESS),
+        ("Ghana and Togo signed an accord giving Ghanaian units rotational use of two Togolese airfields.", AgreementType.BASING_ACCESS),
+        ("Iceland and Norway agreed a deal to host up to 400 Norwegian personnel at a radar station.", AgreementType.BASING_ACCESS),
+        ("Österreich und Ungarn unterzeichneten ein Abkommen über militärische Mobilität.", AgreementType.BASING_ACCESS),
+        ("Japan and Fiji signed an agreement under which Japanese instructors will train Fijian naval crews.", AgreementType.MILITARY_AID),
+        ("South Korea signed a memorandum with Malawi on the donation of patrol boats.", AgreementType.MILITARY_AID),
+        ("España firmó con Gambia un acuerdo para la donación de lanchas patrulleras.", AgreementType.MILITARY_AID),
+        ("Estonia and Latvia signed a pact on joint naval patrols in their waters.", AgreementType.DEFENSE_COOPERATION),
+        ("Le Bénin et le Niger ont signé un accord créant une force militaire conjointe.", AgreementType.DEFENSE_COOPERATION),
+        ("Argentina y Uruguay firmaron un acuerdo de patrullas conjuntas en el río.", AgreementType.DEFENSE_COOPERATION),
+        ("Kenya and Uganda signed a security pact on Monday.", None),
+    ],
+)
+def test_stated_content_decides_the_kind_in_each_covered_language(text: str, kind: AgreementType | None) -> None:
+    """§4 step 5: troops, sites, transit or rotation make ``basing_access``; training or equipping
+    the other party's forces, or a donation, ``military_aid``; joint forces and patrols
+    ``defense_cooperation``; a label with no content decides nothing."""
+    from pactx.cues import specific_type_cued
+
+    assert specific_type_cued(text) is kind
+
+
+def test_ratification_is_a_signed_stage_and_a_done_signature_outranks_agreed() -> None:
+    """§5.5: ratification without entry into force is ``signed``; §5.1: the most advanced stage
+    wins, so a signature reported as done leaves ``agreed`` out, unless one is still ahead."""
+    from pactx.cues import statuses_cued
+
+    pending = statuses_cued("Serbia and Hungary signed a defence accord that both parliaments must still ratify.")
+    assert AgreementStatus.IN_FORCE not in pending and AgreementStatus.SIGNED in pending
+    assert AgreementStatus.IN_FORCE in statuses_cued("The treaty was ratified and entered into force in May.")
+    assert AgreementStatus.SIGNED in statuses_cued("Le Parlement a ratifié le traité.")
+    assert AgreementStatus.AGREED not in statuses_cued("The ministers agreed on the text and signed the pact on Friday.")
+    assert AgreementStatus.AGREED in statuses_cued("Having signed a first accord, the two agreed to sign a second one in May.")
+    assert AgreementStatus.AGREED in statuses_cued("Kenya and Uganda agreed a defence pact.")
