@@ -11,6 +11,7 @@ of mutual or collective defense. The vocabulary covers English, French, Spanish 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pactx.languages import detect_language
 from pactx.schema import AgreementStatus, AgreementType, Obligation
@@ -43,6 +44,8 @@ __all__ = [
     "INTENDED_COOPERATION",
     "PLACE_BEFORE",
     "names_an_instrument",
+    "PROPOSAL",
+    "proposal_cued",
 ]
 
 # Each cue is the union of one alternation per language: English, French, Spanish, German.
@@ -90,10 +93,16 @@ of notes, joint declaration); the other languages' words are their ordinary equi
 
 DEFENSE = _cue(
     r"mutual defen[cs]e|collective defen[cs]e|each other's aid|attack on one|"
+    r"(?:attack|aggression|assault)s? (?:on|against) (?:any |one )?(?:[\w-]+ ){0,2}?(?:is|as|would be|will be|shall be) "
+    r"(?:considered |regarded |treated )?(?:as )?(?:an? )?(?:attack|aggression|assault) (?:on|against) (?:all|them all|every)|"
     r"come to (?:each other's|one another's|the other's|the|its|their) (?:aid|defen[cs]e|assistance)|security guarantees?|defend each other",
     r"d[ée]fense (?:mutuelle|collective)|assistance mutuelle|"
+    r"(?:attaque|agression|atteinte)s?\b.{0,120}?(?:comme|serait|sera|est) (?:consid[ée]r[ée]e? comme )?(?:une )?"
+    r"(?:attaque|agression) contre (?:tous|les autres|l['’]ensemble)|"
     r"se d[ée]fendre mutuellement|garanties? de s[ée]curit[ée]",
     r"defensa (?:mutua|colectiva)|asistencia mutua|"
+    r"(?:ataque|agresi[óo]n)(?:es)? (?:armad[oa] )?contra (?:uno|una|cualquiera)\b.{0,80}?(?:como|ser[áa]|es) (?:considerad[oa] (?:como )?)?"
+    r"(?:un )?(?:ataque|agresi[óo]n) contra (?:todos|los dem[áa]s)|"
     r"defenderse mutuamente|garant[íi]as? de seguridad",
     r"(?:gegenseitige|kollektive)[nrms]? (?:verteidigung|beistand)\w*|"
     r"beistands(?:pflicht|klausel|verpflichtung|pakt|abkommen|vertrag|garantie)\w*|"
@@ -249,10 +258,17 @@ capability-building (ATOP ``milaid``): ``military_aid``; training each other's f
 together is defence cooperation instead."""
 
 _OTHER_INSTRUMENT = _cue(
-    r"codes? of conduct|arms[- ]control", r"codes? de conduite|ma[îi]trise des armements",
-    r"c[óo]digos? de conducta|control de armas", r"verhaltenskodex\w*|r[üu]stungskontroll\w*",
+    r"codes? of conduct|arms[- ]control|cease-?fires?|truces?|armistices?|hotlines?|deconfliction|"
+    r"(?:unplanned|unsafe|dangerous) encounters|incidents? at sea",
+    r"codes? de conduite|ma[îi]trise des armements|cessez-le-feu|tr[êe]ves?|armistices?|"
+    r"lignes? (?:rouges? )?directes?|d[ée]conflit\w*",
+    r"c[óo]digos? de conducta|control de armas|alto el fuego|cese al fuego|treguas?|armisticios?|"
+    r"l[íi]neas? directas?",
+    r"verhaltenskodex\w*|r[üu]stungskontroll\w*|waffenstillstand\w*|waffenruhe\w*|"
+    r"(?:heißen|heissen|direkten) draht|zwischenf[äa]ll\w* auf see",
 )
-"""§4 step 6: a code of conduct or an arms-control arrangement is ``other``."""
+"""§4 step 6: a code of conduct (at sea: hotlines, rules for unplanned encounters), an
+arms-control arrangement or a ceasefire is ``other``."""
 
 _NON_AGGRESSION = _cue(r"non-?aggression", r"non-?agression", r"no agresi[óo]n", r"nichtangriff\w*")
 _NEUTRALITY = _cue(r"neutral(?:ity)?", r"neutralit[ée]", r"neutralidad", r"neutralit[äa]t")
@@ -388,12 +404,14 @@ the state across a border, not a side (§3.1)."""
 BYSTANDER_AFTER = re.compile(
     r"^['’]s\s+(?:(?:growing|rising|increasing|expanding|military)\s+)?"
     r"(?:influence|threats?|aggression|assertiveness|expansion|ambitions?|encroachment|pressure)\b|"
-    r"^(?:\s+(?:forces|troops|army))?\s+(?:attack(?:s|ed)?|invad(?:es|ed)|annex(?:es|ed)|proclaimed\s+the\s+annexation)\b|"
+    r"^(?:\s+(?:forces|troops|army|warships|ships|jets|drones))?\s+(?:attack(?:s|ed)?|invad(?:es|ed)|annex(?:es|ed)|"
+    r"proclaimed\s+the\s+annexation|mass(?:ing|ed)|shell(?:s|ing|ed)|(?:have\s+|had\s+)?struck|strik(?:es|ing)|"
+    r"harass(?:es|ed|ing)|intrud(?:es|ed|ing)|incursions?)\b|"
     r"^\s+(?:summit|talks)\b",
     re.IGNORECASE,
 )
 """Words after a mention that name it as the threat ("China's growing influence"), an attacker
-("Russia attacks") or a venue ("the Vilnius summit") (§3.1)."""
+("Russia attacks", "Venezuelan troops massing") or a venue ("the Vilnius summit") (§3.1)."""
 
 CREATED_BEFORE = re.compile(
     r"\b(?:creat(?:e|es|ed|ing)|establish(?:es|ed|ing)?|form(?:s|ed|ing)?|found(?:s|ed|ing)?|"
@@ -575,6 +593,48 @@ def revocation_cued(text: str) -> AgreementStatus | None:
             suspended = STATUS_CUES[1][1].search(match.group())  # "suspended", "froze", ...
             return AgreementStatus.SUSPENDED if suspended else AgreementStatus.TERMINATED
     return None
+
+
+PROPOSAL = _cue(
+    r"propos(?:ed|es|ing|e)|offer(?:ed|s|ing)?|float(?:ed|s|ing)|put forward|tabled",
+    r"propos(?:é|ée|e|ent|ait|aient|er)|offert|offrait",
+    r"propu(?:so|sieron|esto|esta)|propon(?:e|en|ía|iendo)|ofreci(?:ó|eron|do)",
+    r"vorgeschlagen|schlug|schl[äa]gt|angeboten|bot|bietet",
+)
+"""A verb of proposing or offering (§5.1 ``proposed``: proposed, offered, floated)."""
+
+_NOT_A_PROPOSER = _cue(
+    r"analysts?|experts?|scholars?|researchers?|academics?|think[- ]tanks?|commentators?|columnists?|"
+    r"candidates?|opposition|editorials?|senators?|lawmakers?|legislators?|MPs",
+    r"analystes?|chercheurs?|universitaires?|candidat\w*|[ée]ditorial\w*|s[ée]nateurs?|d[ée]put[ée]s?",
+    r"analistas?|expertos?|investigador\w*|acad[ée]mic\w*|candidat\w*|senador\w*|legislador\w*",
+    r"analytiker\w*|experten|forscher\w*|kandidat\w*|opposition\w*|abgeordnete\w*",
+)
+"""§2.3: an analyst's suggestion or a candidate's promise is no proposal."""
+
+_MORE_ADVANCED_THAN_PROPOSED = frozenset(AgreementStatus) - {AgreementStatus.PROPOSED}
+
+
+def proposal_cued(text: str, party_starts: Sequence[int]) -> bool:
+    """True when ``text`` states, as fact, that a party named before the verb in its sentence
+    proposes or offers an instrument named right after it ("Georgetown formally proposed a defence
+    pact to Brazil"), and cues no later stage (guidelines §2.3, §5.1: ``proposed``).
+
+    ``party_starts``: where the passage's party mentions start, as offsets into ``text``.
+    """
+    if any(cue.search(text) for status, cue in STATUS_CUES if status in _MORE_ADVANCED_THAN_PROPOSED):
+        return False
+    for verb in PROPOSAL.finditer(text):
+        after = re.split(r"[.;!?]", text[verb.end() : verb.end() + 90], maxsplit=1)[0]
+        if AGREEMENT_NOUN.search(after) is None:
+            continue
+        sentence = max(text.rfind(".", 0, verb.start()), text.rfind(";", 0, verb.start())) + 1
+        before = text[sentence : verb.start()]
+        if not any(sentence <= at < verb.start() for at in party_starts) or _NOT_A_PROPOSER.search(before):
+            continue
+        if asserted(text, verb.start()):
+            return True
+    return False
 
 
 LEAVING_BEFORE = re.compile(

@@ -181,6 +181,43 @@ _STATE_OVERRIDES: dict[str, str] = {
     "the white house": "USA",
 }
 
+# Capitals as French, Spanish and German write them where that differs from countryinfo's
+# English name ("Warschau", "Moscou", "Pekín"): metonyms for their state (§3.3) in the languages
+# the cues cover, and places like any capital ("a summit in Wien").
+_CAPITAL_EXONYMS: dict[str, str] = {
+    "varsovie": "POL", "varsovia": "POL", "warschau": "POL",
+    "moscou": "RUS", "moscu": "RUS", "moskau": "RUS",
+    "pekin": "CHN", "peking": "CHN",
+    "londres": "GBR",
+    "vienne": "AUT", "viena": "AUT", "wien": "AUT",
+    "praga": "CZE", "prag": "CZE",
+    "rom": "ITA",
+    "athenes": "GRC", "atenas": "GRC", "athen": "GRC",
+    "lisbonne": "PRT", "lisboa": "PRT", "lissabon": "PRT",
+    "copenhague": "DNK", "kopenhagen": "DNK",
+    "kiew": "UKR",
+    "bucarest": "ROU", "bukarest": "ROU",
+    "estocolmo": "SWE",
+    "tokio": "JPN",
+    "seoul": "KOR", "seul": "KOR",
+    "teheran": "IRN",
+    "riyad": "SAU", "riad": "SAU",
+    "le caire": "EGY", "el cairo": "EGY", "kairo": "EGY",
+    "alger": "DZA", "argel": "DZA", "algier": "DZA",
+    "bagdad": "IRQ",
+    "damas": "SYR", "damasco": "SYR", "damaskus": "SYR",
+    "beyrouth": "LBN",
+    "belgrado": "SRB", "belgrad": "SRB",
+    "manille": "PHL",
+    "nueva delhi": "IND", "neu-delhi": "IND",
+    "kaboul": "AFG",
+    "la havane": "CUB", "la habana": "CUB", "havanna": "CUB",
+    "addis-abeba": "ETH", "adis abeba": "ETH",
+    "tbilissi": "GEO", "tiflis": "GEO",
+    "erevan": "ARM", "eriwan": "ARM",
+    "bakou": "AZE",
+}
+
 # Adjectives for a state that countryinfo's demonyms lack (it lists "Filipino", not
 # "Philippine"; "Kazakhstani", not "Kazakh"): demonyms too, so a side only where they name
 # who acts for the state ("the Philippine navy", §3.3).
@@ -262,7 +299,7 @@ def _alias_index() -> dict[str, Resolution]:
                 best[key] = (population, str(iso3))
     index = {key: Resolution(code, PartyKind.STATE) for key, (_, code) in best.items()}
     plurals = {alias + "s": code for alias, code in _DEMONYM_OVERRIDES.items() if not alias.endswith("s")}
-    for alias, code in {**_STATE_OVERRIDES, **_DEMONYM_OVERRIDES, **plurals}.items():
+    for alias, code in {**_STATE_OVERRIDES, **_CAPITAL_EXONYMS, **_DEMONYM_OVERRIDES, **plurals}.items():
         index[_key(alias)] = Resolution(code, PartyKind.STATE)
     for org in ORGANIZATIONS:
         for alias in (org.code, org.name, *org.aliases):
@@ -276,7 +313,8 @@ def _capital_keys() -> frozenset[str]:
 
     capitals = [info.get("capital") for info in load_countries()["countries"].values()]
     former = ["Kiev", "Astana"]  # names still in use for capitals countryinfo lists as Kyiv, Nur-Sultan
-    return frozenset(_key(name.removesuffix(" D.C.")) for name in [c for c in capitals if isinstance(c, str) and c] + former)
+    named = [c for c in capitals if isinstance(c, str) and c] + former + list(_CAPITAL_EXONYMS)
+    return frozenset(_key(name.removesuffix(" D.C.")) for name in named)
 
 
 def is_capital(name: str) -> bool:

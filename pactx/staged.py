@@ -51,6 +51,7 @@ from pactx.cues import (
     names_the_pact,
     not_a_side,
     obligations_cued,
+    proposal_cued,
     revocation_cued,
     specific_type_cued,
     statuses_cued,
@@ -256,16 +257,19 @@ def propose(text: str) -> list[Candidate]:
             continue
         scope = inside(passage, mentions)
         own = bool(scope)
-        if len(_distinct(scope)) < 2 and index > 0:
+        found = _sides(text, scope)  # places, threats and onlookers are no sides (§3.1, §3.3)
+        if len(found) < 2 and index > 0:
             scope = inside(passages[index - 1], mentions) + scope
-        if len(_distinct(scope)) < 2 and REFERS_TO_PARTIES.search(passage.text) and names_a_formal_instrument(passage.text):
+            found = _sides(text, scope)
+        if len(found) < 2 and REFERS_TO_PARTIES.search(passage.text) and names_a_formal_instrument(passage.text):
             for earlier in reversed(passages[max(0, index - _REACH_BACK) : max(0, index - 1)]):
                 scope = inside(earlier, mentions) + scope  # "the two countries": named further back
-                if len(_distinct(scope)) >= 2:
+                found = _sides(text, scope)
+                if len(found) >= 2:
                     break
-        if len(_distinct(scope)) < 2:
+        if len(found) < 2:
             scope = scope + inside(passage, others)
-        found = _sides(text, scope)
+            found = _sides(text, scope)
         if len(found) >= 2:
             again = not own and index > 0 and SAME_PACT_AGAIN.match(passage.text) is not None
             candidates.append(Candidate(passage, tuple(found[:_MAX_PARTY_CANDIDATES]), again))
@@ -297,7 +301,8 @@ def _fixed_status(candidate: Candidate) -> AgreementStatus | None:
     """The status the passage's own words decide, and with it that the passage reports an
     agreement whatever the model answers (its answer is still the record's confidence): a party
     revoking or suspending an agreement the passage names (§13.7), or leaving an organization it
-    names (§5.2). Only when stated as fact (:func:`pactx.cues.asserted`)."""
+    names (§5.2), or a party proposing or offering one (§2.3). Only when stated as fact
+    (:func:`pactx.cues.asserted`)."""
     passage = candidate.passage
     revoked = revocation_cued(passage.text)
     if revoked is not None:
@@ -308,6 +313,9 @@ def _fixed_status(candidate: Candidate) -> AgreementStatus | None:
             leaving = LEAVING_BEFORE.search(passage.text, max(0, at - 40), at)
             if leaving is not None and asserted(passage.text, leaving.start()):
                 return AgreementStatus.TERMINATED
+    starts = [m.start - passage.start for m in candidate.mentions if passage.start <= m.start < passage.end]
+    if proposal_cued(passage.text, starts):
+        return AgreementStatus.PROPOSED
     return None
 
 
@@ -430,6 +438,8 @@ def _records(
     kinds = [specific] if specific is not None else types_cued(passage)
     if specific is None and DEFENSE_COOPERATION_LABEL.search(passage) is None:
         kinds.remove(AgreementType.DEFENSE_COOPERATION)
+    if specific is None:  # ``other`` is what a code of conduct, arms control or a ceasefire decides (§4 step 6)
+        kinds.remove(AgreementType.OTHER)
     kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in kinds})
     if reported is not None:
         groups = [reported["parties"]]

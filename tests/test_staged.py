@@ -722,3 +722,85 @@ def test_ratification_is_a_signed_stage_and_a_done_signature_outranks_agreed() -
     assert AgreementStatus.AGREED not in statuses_cued("The ministers agreed on the text and signed the pact on Friday.")
     assert AgreementStatus.AGREED in statuses_cued("Having signed a first accord, the two agreed to sign a second one in May.")
     assert AgreementStatus.AGREED in statuses_cued("Kenya and Uganda agreed a defence pact.")
+
+
+@pytest.mark.parametrize(
+    ("text", "proposed"),
+    [
+        ("Kenya offered Uganda a maritime security agreement on Monday.", True),
+        ("Chile's president said she had written to her Peruvian counterpart proposing a border security pact.", True),
+        ("Le Maroc a proposé à la Mauritanie un pacte de sécurité maritime.", True),
+        ("Analysts at a think tank proposed a security pact between Chile and Peru.", False),
+        ("Chile proposed a defence pact to Peru in 2019, and on Monday the two signed it.", False),
+        ("Chile would never propose a defence pact to Peru.", False),
+    ],
+)
+def test_a_party_proposing_an_instrument_is_a_proposal_whatever_the_model_answers(text: str, proposed: bool) -> None:
+    """§2.3, §5.1: a prospective party proposing or offering a named instrument is ``proposed``;
+    an analyst's suggestion, a later stage or a negation is left to the model."""
+    from pactx.staged import _fixed_status
+
+    fixed = [_fixed_status(candidate) for candidate in propose(text)]
+    assert (AgreementStatus.PROPOSED in fixed) is proposed
+    if proposed:  # the model's "no" does not drop it
+        (agreement,) = run_staged(ScriptedScorer(agreement={"": 0.05}), PROMPT, text).agreements
+        assert agreement.status is AgreementStatus.PROPOSED
+
+
+def test_parties_are_sought_further_back_when_the_passage_names_only_places() -> None:
+    """"Meeting in Lima, the two countries' ministers signed ...": Lima is a place (§3.3), so the
+    sides are the states named in the passage before."""
+    text = (
+        "Last week Chile and Peru moved to settle the matter. "
+        "Meeting in Lima, the two countries' defence ministers signed an agreement on port security, "
+        "with a joint centre near Santiago."
+    )
+    (candidate,) = propose(text)
+    assert {m.code for m in candidate.mentions} == {"CHL", "PER"}
+    assert candidate.passage.text.startswith("Meeting in Lima")
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("Wien und Budapest haben am Montag ein Abkommen über militärische Mobilität unterzeichnet.", {"AUT", "HUN"}),
+        ("Moscou et Pékin ont signé un pacte de défense.", {"RUS", "CHN"}),
+        ("El Cairo y Riad firmaron un acuerdo de seguridad en Argel.", {"EGY", "SAU"}),
+    ],
+)
+def test_capitals_as_the_covered_languages_write_them_are_metonyms(text: str, codes: set[str]) -> None:
+    """§3.3 in French, Spanish and German: "Warschau", "Pékin" name their state; "en Argel" is a place."""
+    (candidate,) = propose(text)
+    assert {m.code for m in candidate.mentions} == codes
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("The charter says aggression against one member is aggression against all.", AgreementType.DEFENSE_PACT),
+        ("Toute agression contre l'un des membres sera considérée comme une agression contre tous.", AgreementType.DEFENSE_PACT),
+        ("Un ataque contra cualquiera de ellos será considerado un ataque contra todos.", AgreementType.DEFENSE_PACT),
+        ("Laos and Thailand signed a deal setting up a hotline between their armies.", AgreementType.OTHER),
+        ("The accord commits the rebels to a ceasefire and cantonment of their fighters.", AgreementType.OTHER),
+    ],
+)
+def test_pledges_and_step_6_instruments_decide_the_kind(text: str, kind: AgreementType) -> None:
+    """§4 step 1 (the attack-on-all pledge in its usual wordings) and step 6 (codes of conduct at
+    sea, hotlines, ceasefires)."""
+    from pactx.cues import specific_type_cued
+
+    assert specific_type_cued(text) is kind
+
+
+def test_other_is_never_offered_without_a_step_6_cue() -> None:
+    """§4 step 6: ``other`` is what a code of conduct, arms control or a ceasefire decides; a
+    pact that states no content is a security partnership even when the model prefers ``other``."""
+    scorer = PreferringScorer(" other", agreement={"": 0.9})
+    (agreement,) = run_staged(scorer, PROMPT, "Kenya and Uganda signed a security pact on Monday.").agreements
+    assert agreement.agreement_type is AgreementType.SECURITY_PARTNERSHIP
+
+
+def test_an_army_massing_troops_is_no_side() -> None:
+    """§3.1: a state named as the threat ("Venezuelan troops massing") is not offered as a party."""
+    (candidate,) = propose("Guyana proposed a defence pact to Brazil as Venezuelan troops massed near the border.")
+    assert {m.code for m in candidate.mentions} == {"GUY", "BRA"}
