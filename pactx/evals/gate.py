@@ -7,7 +7,7 @@ A run fails the gate when:
 * schema validity (share of documents with a valid answer) drops at all;
 * a fixture case is missing from the run (no prediction, or no recording to replay).
 
-:func:`check_splits` applies these rules to each split (``dev``, ``test``, ``holdout``, ``holdout2``) on its own, so a
+:func:`check_splits` applies these rules to each split (``dev``, ``test`` and each ``holdout`` split) on its own, so a
 regression confined to one split fails the gate; a split the baseline has no answers for
 (a baseline older than the split) fails with a reason saying so.
 

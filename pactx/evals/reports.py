@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 _SPLIT_LEGEND = (
-    "dev: seen in development; test: held out; holdout, holdout2: written blind after the rules were frozen"
+    "dev: seen in development; test: held out; holdout splits: written blind after the rules were frozen"
 )
 
 

@@ -241,7 +241,7 @@ def score_splits(
     bootstrap: int = 1000,
     seed: int = 0,
 ) -> dict[str, RunScore]:
-    """Score the predictions separately on each split the cases hold (``dev``, ``test``, ``holdout``, ``holdout2``)."""
+    """Score the predictions separately on each split the cases hold (``dev``, ``test``, ``holdout3``, ...)."""
     scores: dict[str, RunScore] = {}
     for name, group in by_split(cases).items():
         gold = {case.id: case.gold for case in group}
