@@ -348,6 +348,26 @@ def test_a_baseline_older_than_the_holdout_split_fails_the_gate_and_says_so(
     assert "| gate-model · direct | test | 1.00" in table
     assert "| gate-model · direct | holdout (not in this baseline) | – |" in table
     assert "| floor (rules, no LLM) | holdout (not in this baseline) | – |" in table
+    assert "holdout2" not in table and "holdout3" not in table  # splits no fixture holds are not rows
+
+
+def test_a_split_whose_cases_moved_to_dev_is_no_row_of_the_table(
+    holdout_evals: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Guidelines §16: a holdout split studied while changing pactx moves to dev; the table then
+    shows no empty rows for it, while a split the fixtures still hold and the baseline lacks is flagged."""
+    with FakeOpenAIServer(gold_responder(holdout_evals), model="gate-model") as server:
+        assert run_eval(["--mode", "live", "--update-baseline"], monkeypatch, server, tmp_path / "a").exit_code == 0
+    fixtures = holdout_evals / "fixtures" / "cases.jsonl"
+    raws = [json.loads(line) for line in fixtures.read_text().splitlines()]
+    fixtures.write_text("".join(json.dumps({**raw, "split": "dev" if raw["split"] == "holdout" else raw["split"]}) + "\n" for raw in raws))
+    report_file = holdout_evals / "baselines" / "gate-model.direct.json"
+    old = json.loads(report_file.read_text())
+    del old["splits"]["holdout"]
+    report_file.write_text(json.dumps(old))
+    table = runner.invoke(app, ["eval", "table"]).output
+    assert "| gate-model · direct | test | 1.00" in table
+    assert "holdout" not in table
 
 
 def test_a_document_the_floor_fails_on_is_a_failed_floor_prediction(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -287,15 +288,17 @@ def _table_cells(head: dict[str, Any], *, with_ci: bool) -> str:
     )
 
 
-def _report_splits(report: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+def _report_splits(report: dict[str, Any], held: Collection[str] = SPLITS) -> dict[str, dict[str, Any] | None]:
     """Per-split headline and floor of a baseline report, in ``SPLITS`` order.
 
-    A split the report has no scores for (added after it was recorded) maps to ``None``; a
-    report older than the splits gives one ``all`` entry.
+    A split the fixtures hold (``held``) that the report has no scores for (added after it was
+    recorded) maps to ``None``; a split no fixture holds any more (its cases moved to ``dev``,
+    guidelines §16) is left out unless the report scored it; a report older than the splits
+    gives one ``all`` entry.
     """
     if report.get("splits"):
         recorded = dict(report["splits"])
-        return {name: recorded.get(name) for name in SPLITS} | recorded
+        return {name: recorded.get(name) for name in SPLITS if name in held or name in recorded} | recorded
     return {"all (baseline predates the split)": {"headline": report["headline"], "floor": report["floor"]}}
 
 
@@ -312,7 +315,9 @@ def table_command(
 ) -> None:
     """Print the README table: each model and strategy on each split (detection, parties, status, type, s/doc)."""
     try:
-        baselines_dir = _suite(suite, evals_dir).baselines
+        chosen = _suite(suite, evals_dir)
+        baselines_dir = chosen.baselines
+        held = {case.split for case in load_cases(chosen.fixtures)} if chosen.fixtures.is_file() else set(SPLITS)
     except (OSError, ValueError) as exc:
         raise _fail(exc) from None
     rows = [
@@ -328,7 +333,7 @@ def table_command(
         known = EMBEDDED_MODELS.get(str(model))
         default = model == DEFAULT_EMBEDDED_MODEL and known is not None and known.default_strategy == strategy
         label = f"{model} · {strategy}{' (default)' if default else ''}"
-        for split, entry in _report_splits(report).items():
+        for split, entry in _report_splits(report, held).items():
             if entry is None:  # a split added after this baseline was recorded
                 note = f"{split} (not in this baseline) | – | – | – | – | – | –"
                 rows.append(f"| {label} | {note} |")
