@@ -734,3 +734,152 @@ REFERS_TO_PARTIES = _cue(
 )
 """A passage that names its parties only by referring back to them ("the two countries signed
 ...", "both governments", "les deux pays"): they are named in an earlier passage."""
+
+
+ENDED_PRESENCE = _cue(
+    r"hand(?:s|ed|ing)? (?:over|back) (?:[\w'’-]+ ){0,5}?(?:bases?|camps?|garrisons?|facilit(?:y|ies)|installations?)|"
+    r"(?:end(?:s|ed|ing)?|clos(?:e|es|ed|ing)|the end) (?:of )?(?:its |their |the |an? )?(?:[\w'’-]+ ){0,4}?"
+    r"(?:military|troop|permanent|armed) presence",
+    r"(?:remis|rendu|r[ée]troc[ée]d[ée]|restitu[ée]|c[ée]d[ée])e?s? (?:[\w'’-]+ ){0,6}?(?:camps?|bases?|emprises?|garnisons?)|"
+    r"(?:(?:mis|met|mettre|mettant|mettent) fin|la fin) (?:[àa]|de) (?:[\w'’-]+ ){0,8}?pr[ée]sence militaire",
+    r"(?:entreg\w+|devolv\w+|devolvi\w+) (?:[\w-]+ ){0,5}?(?:bases?|campamentos?|instalaciones)|"
+    r"(?:(?:puso|pusieron|poner|pone|ponen|poniendo) fin|el fin) (?:a|de) (?:[\w-]+ ){0,8}?presencia militar",
+    r"(?:[üu]bergab|[üu]bergeben|[üu]bergibt)\w* (?:\w+ ){0,5}?\w*(?:st[üu]tzpunkt|basis|lager|kaserne)\w*|"
+    r"(?:ende|beend\w+) (?:\w+ ){0,5}?\w*milit[äa]rpr[äa]senz\w*",
+)
+"""A host state's foreign military presence ending: a base handed over, "marking the end of a
+military presence". With the troops there by arrangement, that ends a basing arrangement even
+where no word for the agreement is used (guidelines §2.10)."""
+
+
+def presence_ended(text: str) -> bool:
+    """True when ``text`` states, as fact, that a foreign military presence ends (:data:`ENDED_PRESENCE`; §2.10)."""
+    return any(asserted(text, match.start()) for match in ENDED_PRESENCE.finditer(text))
+
+
+AID_COMMITMENT = _cue(
+    r"(?:approv(?:e|es|ed|ing)|pledg(?:e|es|ed|ing)|commit(?:s|ted|ting)?|earmark(?:s|ed|ing)?|"
+    r"allocat(?:e|es|ed|ing)|grant(?:s|ed|ing)?|announc(?:e|es|ed|ing))\s+(?:[\w€$£¥.,'’-]+\s+){0,6}?"
+    r"(?:(?:military|security|defen[cs]e)\s+(?:aid|assistance|support|funding)|(?:aid|assistance|arms)\s+packages?)|"
+    r"(?:agree[sd]?|agreeing|pledg\w+|promis\w+|committed)\s+to\s+(?:provide|supply|deliver|donate|give|fund|finance|transfer)",
+    r"(?:approuv|promis|engag|accord|d[ée]bloqu|allou|annonc)\w*\s+(?:[\w€$£.,'’-]+\s+){0,6}?"
+    r"(?:d['’])?(?:aide|assistance)\s+militaire|(?:engag\w+|promis|accept\w+)\s+(?:de|[àa])\s+(?:fournir|livrer|financer|donner)",
+    r"(?:aprob|promet|prometi|comprometi|otorg|conced|concedi|destin|anunci)\w*\s+(?:[\w€$£.,'’-]+\s+){0,6}?"
+    r"(?:ayuda|asistencia)\s+militar|(?:comprometi\w+|acord\w+)\s+(?:a\s+)?(?:proporcionar|suministrar|entregar|financiar|donar)",
+    r"\w*milit[äa]rhilfe\w*\s+(?:\S+\s+){0,8}?(?:zugesagt|bewilligt|genehmigt|beschlossen)|"
+    r"(?:sagt\w*|bewilligt\w*|genehmigt\w*|beschloss\w*)\s+(?:\S+\s+){0,8}?\w*milit[äa]rhilfe\w*",
+)
+"""A donor committing aid to a recipient: aid approved or pledged, "agreed to provide ..."
+(guidelines §2.9). It is a military-aid agreement only with stated content (:data:`_AID_CONTENT`)."""
+
+_AID_CONTENT = re.compile(
+    r"[€$£¥]\s?\d|\b\d[\d.,]*\s?(?:million|billion|bn|millions?|milliards?|millones|mil millones|millionen|milliarden|mio|mrd)\b|"
+    r"\b(?:\d+|two|three|four|five|six|seven|eight|nine|ten|twelve|dozens? of)\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:aircraft|jets|helicopters|tanks|vessels|boats|ships|drones|radars|missiles|howitzers|vehicles|"
+    r"avions|h[ée]licopt[èe]res|chars|navires|drones|radars|aviones|helic[óo]pteros|tanques|buques|"
+    r"flugzeuge|hubschrauber|panzer|schiffe|drohnen)\b",
+    re.IGNORECASE,
+)
+"""The stated content that makes an aid commitment discrete (§2.9): an amount or counted items."""
+
+
+def aid_committed(text: str) -> bool:
+    """True when ``text`` states, as fact, a discrete aid commitment: a donor approving, pledging or
+    agreeing to provide aid (:data:`AID_COMMITMENT`) with an amount or counted items
+    (guidelines §2.9). Ongoing aid, plans and deliveries are not commitments."""
+    if _AID_CONTENT.search(text) is None:
+        return False
+    return any(asserted(text, match.start()) for match in AID_COMMITMENT.finditer(text))
+
+
+_HYPOTHETICAL = _cue(
+    r"if|unless|whether|should|ought",
+    r"si|devrai\w*",
+    r"si|deber[íi]a\w*",
+    r"wenn|falls|ob|sollte\w*",
+)
+"""Words that make what follows them in their clause a condition or a suggestion (§2.3, §2.7)."""
+
+
+def only_hypothetical(text: str) -> bool:
+    """True when ``text`` names an agreement only inside a condition or a suggestion ("If our
+    defence treaty with Washington cannot stop this", "should turn the calm into a formal pact"):
+    a label in a conditional states no fact about an agreement (guidelines §2.6, §2.7)."""
+    nouns = list(AGREEMENT_NOUN.finditer(text))
+    if not nouns or AGREED_PRESENCE.search(text) is not None:
+        return False
+    return all(_HYPOTHETICAL.search(_clause_before(text, noun.start())) for noun in nouns)
+
+
+def _clause_before(text: str, start: int) -> str:
+    clause = text[:start]
+    cut = max((m.end() for m in _CLAUSE_START.finditer(clause)), default=0)
+    return clause[cut:]
+
+
+_BACK_REFERENCE = re.compile(
+    r"(?:\b(?:the|this|that|these|those|such)|(?<!\w)(?:le|la|l['’]|ce|cet|cette|ces|el|este|esta|ese|esa|estos|estas|"
+    r"der|die|das|dieser|diese|dieses|den|dem))\s*(?:[a-zà-ÿ'’-]+\s+){0,2}$",
+    re.IGNORECASE,
+)
+_NAMED_OR_PARTIES_AFTER = re.compile(r"\s+(?:with|between|among|avec|entre|con|mit|zwischen)\b", re.IGNORECASE)
+
+
+def refers_back_only(text: str) -> bool:
+    """True when every word for an agreement in ``text`` refers back to one reported before it
+    ("Diplomats said Ghana was watching the deal closely", "The agreements follow months of ..."):
+    a determiner, at most two lower-case words, the noun, and no partner after it. Such a
+    passage describes a pact already reported, and names no new parties to it (§2.11)."""
+    nouns = list(AGREEMENT_NOUN.finditer(text))
+    if not nouns:
+        return False
+    for noun in nouns:
+        before = _BACK_REFERENCE.search(text, max(0, noun.start() - 40), noun.start())
+        if before is None or _NAMED_OR_PARTIES_AFTER.match(text, noun.end()):
+            return False
+        modifiers = text[before.start() : noun.start()].split()[1:]
+        if any(word[:1].isupper() or word[:1].isdigit() for word in modifiers):
+            return False
+    return True
+
+
+SEPARATE_INSTRUMENT = _cue(
+    r"separately|(?:a|an|the|two) separate (?:[\w-]+ ){0,2}?(?:deals?|agreements?|accords?|treat(?:y|ies)|pacts?|"
+    r"memorand(?:um|a)|arrangements?|moves?|steps?|announcements?)",
+    r"par ailleurs|s[ée]par[ée]ment|(?:un|une|deux) (?:accord|trait[ée]|pacte|m[ée]morandum)s? (?:distinct|s[ée]par[ée])e?s?",
+    r"por separado|por otra parte|(?:un|otro|dos) (?:acuerdo|tratado|pacto|memor[áa]ndum)s? (?:aparte|separado|distinto)s?",
+    r"separat|gesondert|(?:in )?(?:einem|einer) (?:gesonderten|separaten|eigenen) \w*(?:abkommen|vertrag|vereinbarung)\w*",
+)
+"""A passage marking what it reports as a distinct instrument ("Separately, Tokyo agreed to
+provide radars", "under a separate bilateral treaty"): the same parties' earlier record is
+another agreement, so the two stay apart when they differ in kind (§2.11)."""
+
+
+_ITEMS = (
+    r"(?:jets|aircraft|airplanes|planes|fighters?|helicopters|tanks|frigates|submarines|corvettes|vessels|ships|boats|"
+    r"drones|missiles|howitzers|vehicles|rifles|ammunition|shells|launchers|"
+    r"avions|chasseurs|h[ée]licopt[èe]res|chars|fr[ée]gates|sous-marins|navires|drones|missiles|v[ée]hicules|munitions|"
+    r"aviones|cazas|helic[óo]pteros|tanques|fragatas|submarinos|buques|drones|misiles|veh[íi]culos|municiones|"
+    r"\w*(?:flugzeuge|jets|hubschrauber|panzer|fregatten|u-boote|schiffe|drohnen|raketen|fahrzeuge|munition)\w*)"
+)
+SALE = _cue(
+    r"(?:contracts?|purchas(?:e|es|ed|ing)|order(?:s|ed|ing)?|buy(?:s|ing)?|bought|acquir(?:e|es|ed|ing)|acquisitions?)"
+    r" (?:[\w$€£¥.,'’-]+ ){0,6}?" + _ITEMS + r"|contracts? (?:with|from) ",
+    r"(?:contrats?|achat|achet\w+|command\w+|acqui\w+|acquisition) (?:[\w$€£.,'’-]+ ){0,6}?" + _ITEMS,
+    r"(?:contratos?|compra\w*|adquisici[óo]n|adquiri\w+|pedido) (?:[\w$€£.,'’-]+ ){0,6}?" + _ITEMS,
+    r"(?:kauf\w*|gekauft|beschaff\w*|bestell\w*|auftrag) (?:\S+ ){0,6}?" + _ITEMS,
+)
+"""A purchase of equipment: a contract, order or purchase of counted weapons or platforms."""
+
+_GENERIC_INSTRUMENT = _cue(
+    r"deals?|agreements?|accords?", r"accords?|contrats?", r"acuerdos?|contratos?", r"\w*(?:abkommen|vereinbarung)\w*"
+)
+
+
+def sale_only(text: str) -> bool:
+    """True when ``text`` reports a purchase of equipment (:data:`SALE`) and names no instrument
+    beyond the sale's own "deal" or "agreement": a sale is not a security agreement, like a
+    delivery (guidelines §2.13, §2.9)."""
+    if not any(asserted(text, match.start()) for match in SALE.finditer(text)):
+        return False
+    return not names_an_instrument(_GENERIC_INSTRUMENT.sub(" ", text))

@@ -43,7 +43,9 @@ from pactx.cues import (
     PLURAL_INSTRUMENT_WITH,
     REFERS_TO_PARTIES,
     SAME_PACT_AGAIN,
+    SEPARATE_INSTRUMENT,
     WITH,
+    aid_committed,
     asserted,
     denies_an_agreement,
     names_a_formal_instrument,
@@ -51,8 +53,12 @@ from pactx.cues import (
     names_the_pact,
     not_a_side,
     obligations_cued,
+    only_hypothetical,
+    presence_ended,
     proposal_cued,
+    refers_back_only,
     revocation_cued,
+    sale_only,
     specific_type_cued,
     statuses_cued,
     types_cued,
@@ -190,13 +196,14 @@ def _sides(text: str, mentions: Sequence[Mention]) -> list[Mention]:
     for run in _lists(text, sorted(mentions, key=lambda m: m.start)):
         flagged = not_a_side(text, run[0].start, run[0].end)  # a list's items share one role
         for mention in run:
-            flagged = flagged or not_a_side(text, mention.start, mention.end) or _venue(text, mention) or _describes(text, mention)
+            venue = _venue(text, mention)
+            flagged = flagged or not_a_side(text, mention.start, mention.end) or venue or _describes(text, mention)
             flagged = flagged or (mention.kind is PartyKind.ORGANIZATION and names_the_pact(text, mention.start, mention.end))
             if previous is not None and _glosses(text, previous[0], mention):
                 flagged = flagged or previous[1]  # "the Alliance of Sahel States (AES)": one mention
             key = _identity(mention)
             aside[key] = aside.get(key, True) and flagged
-            placed[key] = placed.get(key, True) and _venue(text, mention)
+            placed[key] = placed.get(key, True) and venue
             previous = (mention, flagged)
     distinct = [m for m in _distinct(mentions) if not placed[_identity(m)]]  # a place is never a side
     kept = [m for m in distinct if not aside[_identity(m)]]
@@ -253,6 +260,8 @@ def propose(text: str) -> list[Candidate]:
             names_an_instrument(passage.text)
             or _membership_change(passage, mentions)
             or AGREED_PRESENCE.search(passage.text) is not None
+            or presence_ended(passage.text)
+            or aid_committed(passage.text)
         ):
             continue
         scope = inside(passage, mentions)
@@ -301,12 +310,14 @@ def _fixed_status(candidate: Candidate) -> AgreementStatus | None:
     """The status the passage's own words decide, and with it that the passage reports an
     agreement whatever the model answers (its answer is still the record's confidence): a party
     revoking or suspending an agreement the passage names (§13.7), or leaving an organization it
-    names (§5.2), or a party proposing or offering one (§2.3). Only when stated as fact
-    (:func:`pactx.cues.asserted`)."""
+    names (§5.2), or a foreign military presence ending (§2.10), or a party proposing or
+    offering one (§2.3). Only when stated as fact (:func:`pactx.cues.asserted`)."""
     passage = candidate.passage
     revoked = revocation_cued(passage.text)
     if revoked is not None:
         return revoked
+    if presence_ended(passage.text):
+        return AgreementStatus.TERMINATED
     for mention in candidate.mentions:
         if mention.kind is PartyKind.ORGANIZATION and passage.start <= mention.start < passage.end:
             at = mention.start - passage.start
@@ -380,6 +391,23 @@ class _Asker:
         return normalized(scores.logprobs)
 
 
+def _kind_without_instrument(passage: str) -> AgreementType | None:
+    """The kind a passage with no deciding cue reports by what it states rather than by a word for
+    the agreement: a foreign military presence ending is a basing arrangement's end (§2.10); a
+    discrete aid commitment with no other instrument named is military aid (§2.9)."""
+    if presence_ended(passage):
+        return AgreementType.BASING_ACCESS
+    if _aid_only(passage):
+        return AgreementType.MILITARY_AID
+    return None
+
+
+def _aid_only(passage: str) -> bool:
+    """True when the passage reports a discrete aid commitment and names no other instrument (§2.9)."""
+    return aid_committed(passage) and not names_an_instrument(passage)
+
+
+
 def _highest_pledge(obligations: Sequence[str]) -> tuple[Obligation, AgreementType] | None:
     """The highest pledge among ``obligations`` and the kind it decides (:data:`PLEDGE_TYPES`), if any."""
     return next(((o, kind) for o, kind in PLEDGE_TYPES if o.value in obligations), None)
@@ -423,23 +451,28 @@ def _records(
     questions = asker.prompt.questions
     if reported is None and denies_an_agreement(passage):  # §2.7: a denied agreement is no record
         return []
-    form = _Form(asker, passage)
     fixed = _fixed_status(candidate) if reported is None else None
+    if reported is None and fixed is None and (only_hypothetical(passage) or sale_only(passage)):
+        return []  # a label in a condition (§2.6, §2.7); a purchase of equipment (§2.13)
+    form = _Form(asker, passage)
     decided = reported is not None or fixed is not None  # the words decide; the model's answer is still the confidence
     p_report = form.yes(questions["report"], written="yes" if decided else None)
     if not decided and p_report < threshold:
         return []
     statuses = [fixed] if fixed is not None else statuses_cued(passage)
+    if fixed is None and _aid_only(passage):  # §2.9: pledged or agreed to provide is agreed; signed is signed
+        signed = AgreementStatus.SIGNED in statuses and len(statuses) < len(AgreementStatus)  # cued, not "any"
+        statuses = [AgreementStatus.SIGNED if signed else AgreementStatus.AGREED]
     status, p_status = form.choose(questions["status"], {s.value: STATUS_WORDS[s] for s in statuses})
-    specific = specific_type_cued(passage)  # a deciding cue fixes the kind (guidelines §4)
+    specific = specific_type_cued(passage) or _kind_without_instrument(passage)  # a deciding cue fixes the kind (§4)
     # With no deciding cue, the passage states no content; then the label decides (§4): defence
     # cooperation only for a passage that has that label ("defence cooperation treaty"); a
     # security pact, alliance or partnership with no stated content is a security partnership
     kinds = [specific] if specific is not None else types_cued(passage)
-    if specific is None and DEFENSE_COOPERATION_LABEL.search(passage) is None:
-        kinds.remove(AgreementType.DEFENSE_COOPERATION)
     if specific is None:  # ``other`` is what a code of conduct, arms control or a ceasefire decides (§4 step 6)
         kinds.remove(AgreementType.OTHER)
+        if DEFENSE_COOPERATION_LABEL.search(passage) is None:
+            kinds.remove(AgreementType.DEFENSE_COOPERATION)
     kind, p_type = form.choose(questions["type"], {t.value: TYPE_WORDS[t] for t in kinds})
     if reported is not None:
         groups = [reported["parties"]]
@@ -475,7 +508,7 @@ def _records(
     ]
 
 
-def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
+def _merge(agreements: list[SecurityAgreement], separate: Sequence[bool] = ()) -> list[SecurityAgreement]:
     """One record per pact: validated mentions with the same parties are merged (§2.11).
 
     Parties are compared by :func:`pactx.parties.party_keys` (so "Washington" and "the United
@@ -487,11 +520,15 @@ def _merge(agreements: list[SecurityAgreement]) -> list[SecurityAgreement]:
     collective defense" after "signed a security pact"), and with none, content a later passage
     states (troops, bases, aid) decides over a first passage's label (§4 step 5: "ending its
     defence cooperation agreement" then "the accord had allowed 1,000 French troops").
+    An agreement whose passage marks it as a distinct instrument (``separate``, by position;
+    :data:`pactx.cues.SEPARATE_INSTRUMENT`) and differs in kind stays its own record.
     """
-    groups: dict[frozenset[str], SecurityAgreement] = {}
-    for agreement in agreements:
-        key = party_keys(agreement)
+    groups: dict[tuple[frozenset[str], int], SecurityAgreement] = {}
+    for index, agreement in enumerate(agreements):
+        key = (party_keys(agreement), 0)
         kept = groups.get(key)
+        if kept is not None and index < len(separate) and separate[index] and kept.agreement_type != agreement.agreement_type:
+            key, kept = (key[0], index + 1), None
         if kept is None:
             groups[key] = agreement
             continue
@@ -519,6 +556,7 @@ _LABEL_TYPES = (AgreementType.SECURITY_PARTNERSHIP, AgreementType.DEFENSE_COOPER
 """Kinds a passage may give from its label alone ("defence cooperation agreement"); stated content decides over them."""
 
 
+
 def _content_type(agreement: SecurityAgreement) -> AgreementType | None:
     """The kind the first passage of ``agreement`` decides by stated content: troops or bases, or aid (§4 step 5)."""
     kind = specific_type_cued(agreement.evidence[0].quote) if agreement.evidence else None
@@ -543,6 +581,7 @@ def run_staged(scorer: ChoiceScorer, prompt: Prompt, text: str, *, threshold: fl
         raise ValueError(f"prompt {prompt.name} has no [questions]; the staged strategy needs them")
     asker = _Asker(scorer, prompt)
     records: list[dict[str, object]] = []
+    separate: list[bool] = []  # by record: its passage marks a distinct instrument
     previous: tuple[Candidate, list[dict[str, object]]] | None = None
     for candidate in propose(text):
         reported = None
@@ -550,18 +589,24 @@ def run_staged(scorer: ChoiceScorer, prompt: Prompt, text: str, *, threshold: fl
             before = previous[0].passage
             if _adjacent(text, before, candidate.passage):
                 reported = previous[1][0]
+        if reported is None and records and refers_back_only(candidate.passage.text):
+            reported = records[-1]  # "the deal": the pact last reported, not a new one with onlookers (§2.11)
         found = _records(asker, candidate, threshold, reported)
         records += found
+        separate += [reported is None and SEPARATE_INSTRUMENT.search(candidate.passage.text) is not None] * len(found)
         previous = (candidate, found)
     context = validation_context(text)
     agreements: list[SecurityAgreement] = []
+    distinct: list[bool] = []
     warnings: list[str] = context["warnings"]
-    for record in records:
+    for record, apart in zip(records, separate):
         try:
             grounded = GroundedAgreementList.model_validate({"agreements": [record]}, context=context)
         except ValidationError as exc:  # pactx proposed it, so this is rare: drop it, say why
             warnings.append(f"staged record dropped: {exc.errors()[0]['msg']}")
             continue
-        agreements.extend(to_plain(grounded))  # confidences pass through validation
-    return StagedAnswer(_merge(agreements), asker.usage, asker.questions, list(warnings))
+        plain = to_plain(grounded)  # confidences pass through validation
+        agreements += plain
+        distinct += [apart] * len(plain)
+    return StagedAnswer(_merge(agreements, distinct), asker.usage, asker.questions, list(warnings))
 

@@ -804,3 +804,107 @@ def test_an_army_massing_troops_is_no_side() -> None:
     """§3.1: a state named as the threat ("Venezuelan troops massing") is not offered as a party."""
     (candidate,) = propose("Guyana proposed a defence pact to Brazil as Venezuelan troops massed near the border.")
     assert {m.code for m in candidate.mentions} == {"GUY", "BRA"}
+
+
+@pytest.mark.parametrize(
+    ("text", "ended"),
+    [
+        ("Britain handed over its last army camp in Belize to the Belizean government on Friday.", True),
+        ("Italy agreed to pull its troops out of Djibouti at the government's request, marking the end of a military presence there.", True),
+        ("La France a remis la base aérienne de N'Djamena au Tchad, mettant fin à sa présence militaire.", True),
+        ("España entregó la base de Rota a Estados Unidos en 1953.", True),
+        ("Frankreich übergab den Stützpunkt in Abidjan an die Elfenbeinküste.", True),
+        ("If Britain ends its military presence in Belize, the region will suffer.", False),
+        ("Britain kept its troops in Belize for training.", False),
+    ],
+)
+def test_a_foreign_presence_ending_is_a_basing_arrangement_ended(text: str, ended: bool) -> None:
+    """§2.10: a base handed over or a presence ended is the end of a basing arrangement, even
+    with no word for the agreement; whatever the model answers."""
+    from pactx.cues import presence_ended
+
+    assert presence_ended(text) is ended
+    if ended and "1953" not in text:
+        (agreement,) = run_staged(ScriptedScorer(agreement={"": 0.05}), PROMPT, text).agreements
+        assert agreement.status is AgreementStatus.TERMINATED and agreement.agreement_type is AgreementType.BASING_ACCESS
+
+
+@pytest.mark.parametrize(
+    ("text", "committed"),
+    [
+        ("Norway approved $40 million in military aid for Moldova on Tuesday.", True),
+        ("Canada agreed to provide eight armoured vehicles to Benin's army.", True),
+        ("L'Allemagne a débloqué 30 millions d'euros d'aide militaire pour le Niger.", True),
+        ("Canada plans to provide armoured vehicles worth $9 million to Benin.", False),  # a plan (§2.9)
+        ("Norway's growing military aid to Moldova worries Russia.", False),  # ongoing aid
+        ("Norway approved military aid for Moldova.", False),  # no stated content
+    ],
+)
+def test_a_discrete_aid_commitment_is_a_military_aid_record(text: str, committed: bool) -> None:
+    """§2.9: a donor approving, pledging or agreeing to provide aid with an amount or counted
+    items is a military-aid agreement (``agreed``); plans, ongoing aid and bare aid are not."""
+    from pactx.cues import aid_committed
+
+    assert aid_committed(text) is committed
+    agreements = run_staged(ScriptedScorer(agreement={"": 0.9}), PROMPT, text).agreements
+    assert bool(agreements) is committed
+    if committed:
+        (agreement,) = agreements
+        assert agreement.agreement_type is AgreementType.MILITARY_AID and agreement.status is AgreementStatus.AGREED
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "'If our security pact with Canberra means anything, it must cover this,' a Fijian minister said.",
+        "Chile and Peru should turn their border calm into a formal security treaty, a columnist wrote.",
+        "Wenn der Beistandspakt zwischen Polen und Litauen gilt, muss Vilnius helfen.",
+    ],
+)
+def test_an_agreement_named_only_in_a_condition_is_no_record(text: str) -> None:
+    """§2.6, §2.7: a label inside a condition or a suggestion states no fact about an agreement."""
+    assert run_staged(ScriptedScorer(agreement={"": 0.95}), PROMPT, text).agreements == []
+
+
+def test_a_passage_referring_back_to_the_deal_adds_no_onlookers() -> None:
+    """§2.11: "Diplomats said Peru and Bolivia were watching the deal closely" describes the pact
+    already reported; its names are onlookers, not a second record."""
+    text = (
+        "Chile and Argentina signed a border security agreement in Santiago on Monday. "
+        "Diplomats said Peru and Bolivia were watching the deal closely."
+    )
+    (agreement,) = run_staged(ScriptedScorer(agreement={"": 0.9}), PROMPT, text).agreements
+    assert {p.code for p in agreement.parties} == {"CHL", "ARG"}
+    assert len(agreement.evidence) == 2  # the second passage is evidence for the same pact
+    first_alone = run_staged(ScriptedScorer(agreement={"": 0.9}), PROMPT, text.split(". ")[1]).agreements
+    assert {p.code for p in first_alone[0].parties} == {"PER", "BOL"}  # with nothing reported before, it stands
+
+
+def test_a_separately_reported_instrument_with_the_same_parties_stays_its_own_record() -> None:
+    """§2.11: "Separately, Seoul agreed to provide ..." is a second agreement between the same parties."""
+    text = (
+        "South Korea and Poland signed a status of forces agreement on Monday letting their troops train on each other's soil. "
+        "Separately, Seoul agreed to provide twelve patrol boats worth $80 million to the Polish navy."
+    )
+    agreements = run_staged(ScriptedScorer(agreement={"": 0.9}), PROMPT, text).agreements
+    assert sorted(a.agreement_type.value for a in agreements) == ["basing_access", "military_aid"]
+    joined = run_staged(ScriptedScorer(agreement={"": 0.9}), PROMPT, text.replace("Separately, Seoul", "Seoul")).agreements
+    assert len(joined) == 1  # unmarked, the same parties' passages are one pact
+
+
+@pytest.mark.parametrize(
+    ("text", "sale"),
+    [
+        ("Egypt signed a contract with a French shipyard for four corvettes, a deal worth $1 billion.", True),
+        ("Le Maroc a signé un contrat pour l'achat de douze hélicoptères.", True),
+        ("Egypt and France signed a defence cooperation agreement that includes the purchase of four corvettes.", False),
+        ("Egypt and France signed a security pact.", False),
+    ],
+)
+def test_a_purchase_of_equipment_is_no_agreement(text: str, sale: bool) -> None:
+    """§2.13: a contract to buy equipment is a sale, not a security agreement."""
+    from pactx.cues import sale_only
+
+    assert sale_only(text) is sale
+    if sale:
+        assert run_staged(ScriptedScorer(agreement={"": 0.95}), PROMPT, text).agreements == []
