@@ -1,6 +1,6 @@
 """``pactx eval``: run the extractor over the fixtures, score, report, and gate CI.
 
-* ``pactx eval [--mode live|record|replay] [--model M] [--split dev|test|holdout|holdout2|holdout3|all] [--check] [--update-baseline]``
+* ``pactx eval [--mode live|record|replay] [--model M] [--split dev|test|holdout|holdout2|holdout3|holdout4|all] [--check] [--update-baseline]``
 * ``pactx eval init`` a starter ``evals/`` folder in the current project
 * ``pactx eval score PREDICTIONS.jsonl`` scores any predictions file, no model needed
 * ``pactx eval compare A.jsonl B.jsonl`` paired comparison of two prediction files
@@ -60,7 +60,7 @@ EvalsDirOption = Annotated[
 ]
 SuiteOption = Annotated[str, typer.Option("--suite", help="project (the evals folder's fixtures) or builtin (pactx's own).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder for report.json/.md/.html and predictions.")]
-SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test, holdout, holdout2, holdout3 or all.")]
+SplitOption = Annotated[str, typer.Option("--split", help="Fixture split: dev, test, holdout, holdout2, holdout3, holdout4 or all.")]
 SPLIT_CHOICES = (*SPLITS, "all")
 PriceOption = Annotated[
     str | None,

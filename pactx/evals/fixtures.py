@@ -12,9 +12,9 @@ from pactx.schema import ExtractionResult, SecurityAgreement
 
 __all__ = ["SPLITS", "Case", "load_cases", "by_split", "fixture_hash", "default_fixtures_path", "evals_dir"]
 
-SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "holdout2", "holdout3")
+SPLITS: tuple[str, ...] = ("dev", "test", "holdout", "holdout2", "holdout3", "holdout4")
 """``dev``: seen while the rules and prompts were built; ``test``: written after they were frozen;
-``holdout``, ``holdout2``, ``holdout3``: each written later, by an annotator who had not seen the
+``holdout``, ``holdout2``, ``holdout3``, ``holdout4``: each written later, by an annotator who had not seen the
 extractor's rules, after a release's rules were frozen. A holdout split looked at while changing
 pactx moves to ``dev`` (guidelines §16: ``holdout`` and ``holdout2`` did), so its name may hold no
 case; it stays a valid name for older fixture files and baselines."""
