@@ -407,7 +407,6 @@ def _aid_only(passage: str) -> bool:
     return aid_committed(passage) and not names_an_instrument(passage)
 
 
-
 def _highest_pledge(obligations: Sequence[str]) -> tuple[Obligation, AgreementType] | None:
     """The highest pledge among ``obligations`` and the kind it decides (:data:`PLEDGE_TYPES`), if any."""
     return next(((o, kind) for o, kind in PLEDGE_TYPES if o.value in obligations), None)
@@ -554,7 +553,6 @@ def _merge(agreements: list[SecurityAgreement], separate: Sequence[bool] = ()) -
 
 _LABEL_TYPES = (AgreementType.SECURITY_PARTNERSHIP, AgreementType.DEFENSE_COOPERATION, AgreementType.OTHER)
 """Kinds a passage may give from its label alone ("defence cooperation agreement"); stated content decides over them."""
-
 
 
 def _content_type(agreement: SecurityAgreement) -> AgreementType | None:
