@@ -182,3 +182,16 @@ def test_builtin_suite_keeps_its_baselines_apart(tmp_path: Path, monkeypatch: py
     assert table.exit_code == 0 and "fake-model" not in table.output  # no builtin baseline yet
     assert "fake-model" in runner.invoke(app, ["eval", "table"]).output
     assert (evals / "baselines" / "fake-model.direct.json").is_file()
+
+
+def test_a_live_builtin_run_needs_no_evals_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pactx eval --suite builtin --mode live` from a folder with no evals (a wheel user's first run)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PACTX_EVALS_DIR", raising=False)
+    with FakeOpenAIServer(model="fake-model") as server:
+        monkeypatch.setenv("PACTX_BASE_URL", server.url)
+        live = runner.invoke(app, ["eval", "--suite", "builtin", "--mode", "live", "--limit", "2",
+                                   "--bootstrap", "50", "--out", str(tmp_path / "b")])
+    assert live.exit_code == 0, live.output
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["run"]["cases"] == 2
+    assert not (tmp_path / "evals").exists()  # nothing was created where the user stands

@@ -83,9 +83,12 @@ def _prompt(spec: RunSpec, strategy: str) -> Prompt:
 
 
 def make_extractor(spec: RunSpec) -> Extractor:
-    """An extractor for the run: live, recording every answer, or replaying recordings."""
-    root = spec.recordings or recordings_dir()
+    """An extractor for the run: live, recording every answer, or replaying recordings.
+
+    Only replay and record read or write recordings, so only they need an evals folder; a live
+    run needs none (``--suite builtin --mode live`` from any folder)."""
     if spec.mode == "replay":
+        root = spec.recordings or recordings_dir()
         model = spec.model or DEFAULT_EMBEDDED_MODEL
         identity_file = _identity_path(root, model)
         if not identity_file.exists():
@@ -112,6 +115,7 @@ def make_extractor(spec: RunSpec) -> Extractor:
     prompt = _prompt(spec, strategy)
     if spec.mode == "live":
         return Extractor(backend=inner, prompt=prompt, strategy=strategy, max_reasks=spec.max_reasks)
+    root = spec.recordings or recordings_dir()
     recordings = Recordings(root, inner.model)
     mode_name = getattr(inner, "mode_name", None) or next(name for name, mode in MODES.items() if mode == inner.mode)
     identity = {
